@@ -1,0 +1,59 @@
+/* What a device backend implements. The planner hands each node to `run` with the
+ * storage of its output and inputs; everything a kernel needs is in the node. */
+#ifndef WGAN_BACKEND_H
+#define WGAN_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph_internal.h"
+#include "wgan/device.h"
+
+/* A tensor's storage: a backend allocation plus a byte offset into it. For cpu the
+ * allocation is host memory; for OpenCL a cl_mem. */
+typedef struct wg_ref {
+    void *mem;
+    size_t offset;
+} wg_ref;
+
+typedef struct wg_call {
+    const wg_graph *graph;
+    wg_node node;
+    const wg_node_data *data;
+    wg_ref out;
+    wg_ref in[WG_MAX_INPUTS];
+    uint64_t seed; /* session seed, for random draws */
+    uint64_t step; /* session step counter, for random draws */
+} wg_call;
+
+typedef struct wg_backend {
+    const char *kind; /* "cpu", "opencl" */
+    wg_status (*alloc)(wg_device *device, size_t bytes, void **mem);
+    void (*release)(wg_device *device, void *mem);
+    wg_status (*write)(wg_device *device, wg_ref dst, const void *host, size_t bytes);
+    wg_status (*read)(wg_device *device, wg_ref src, void *host, size_t bytes);
+    /* Fill `count` elements of `dtype` at dst with `value` (used for poisoning). */
+    wg_status (*fill)(wg_device *device, wg_ref dst, size_t count, wg_dtype dtype, double value);
+    /* Enqueue the node's kernel(s). Must not allocate on a replayed step beyond
+     * first-use caches, and must not wait for the device. */
+    wg_status (*run)(wg_device *device, const wg_call *call);
+    /* Wait for everything enqueued. */
+    wg_status (*finish)(wg_device *device);
+    void (*close)(wg_device *device);
+} wg_backend;
+
+/* Every device starts with this header; backends extend it. */
+struct wg_device {
+    const wg_backend *backend;
+    char description[256];
+    char note[512];
+};
+
+/* Backend constructors (devices/cpu, devices/opencl). */
+wg_status wg_cpu_open(wg_device **out);
+/* index >= 0 picks the N-th OpenCL device; else the first whose vendor, platform or
+ * name contains `match` (NULL = any); gpu_only restricts to GPU devices. */
+wg_status wg_opencl_open(int index, const char *match, int gpu_only, wg_device **out);
+wg_status wg_opencl_list(FILE *out, int *count);
+
+#endif
