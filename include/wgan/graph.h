@@ -74,7 +74,7 @@ wg_node wg_sub(wg_graph *graph, wg_node a, wg_node b);
 wg_node wg_mul(wg_graph *graph, wg_node a, wg_node b);
 wg_node wg_div(wg_graph *graph, wg_node a, wg_node b);
 
-wg_node wg_scale(wg_graph *graph, wg_node x, double factor);   /* x * factor */
+wg_node wg_scale(wg_graph *graph, wg_node x, double factor);     /* x * factor */
 wg_node wg_add_scalar(wg_graph *graph, wg_node x, double value); /* x + value */
 wg_node wg_neg(wg_graph *graph, wg_node x);
 wg_node wg_square(wg_graph *graph, wg_node x);

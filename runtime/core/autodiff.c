@@ -1,0 +1,186 @@
+/* Reverse-mode autodiff that appends gradient nodes to the graph. Every rule below is
+ * written with the public, differentiable builders, so wg_grad can be applied to its
+ * own output (gradient penalties need the gradient of a gradient norm). */
+#include "graph_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Upstream gradient `gy` of node `node` (a copy of its data: building new nodes may
+ * move the node array) to the gradient of each input. Inputs that need no gradient
+ * get WG_NONE. */
+static void map_backward(wg_graph *g, wg_node y, const wg_node_data *d, wg_node gy, wg_node *gx) {
+    wg_node x = d->input[0];
+    double p0 = d->param[0], p1 = d->param[1];
+    switch ((wg_map)d->ival[0]) {
+    case WG_MAP_SCALE: gx[0] = wg_scale(g, gy, p0); break;
+    case WG_MAP_ADD_SCALAR: gx[0] = gy; break;
+    case WG_MAP_SQUARE: gx[0] = wg_mul(g, gy, wg_scale(g, x, 2)); break;
+    case WG_MAP_SQRT: gx[0] = wg_div(g, wg_scale(g, gy, 0.5), y); break;
+    case WG_MAP_RSQRT: /* d/dx x^-1/2 = -y^3 / 2 */
+        gx[0] = wg_mul(g, gy, wg_scale(g, wg_mul(g, y, wg_square(g, y)), -0.5));
+        break;
+    case WG_MAP_RECIPROCAL: gx[0] = wg_mul(g, gy, wg_scale(g, wg_square(g, y), -1)); break;
+    case WG_MAP_EXP: gx[0] = wg_mul(g, gy, y); break;
+    case WG_MAP_LOG: gx[0] = wg_div(g, gy, x); break;
+    case WG_MAP_TANH:
+        gx[0] = wg_mul(g, gy, wg_add_scalar(g, wg_scale(g, wg_square(g, y), -1), 1));
+        break;
+    case WG_MAP_SIGMOID:
+        gx[0] = wg_mul(g, gy, wg_mul(g, y, wg_add_scalar(g, wg_scale(g, y, -1), 1)));
+        break;
+    case WG_MAP_SOFTPLUS: gx[0] = wg_mul(g, gy, wg_sigmoid(g, x)); break;
+    case WG_MAP_RELU: gx[0] = wg_mul(g, gy, wg_step(g, x)); break;
+    case WG_MAP_LEAKY_RELU:
+        gx[0] = wg_mul(g, gy, wg_add_scalar(g, wg_scale(g, wg_step(g, x), 1 - p0), p0));
+        break;
+    case WG_MAP_CLAMP: gx[0] = wg_mul(g, gy, wg_in_range(g, x, p0, p1)); break;
+    case WG_MAP_STEP:
+    case WG_MAP_IN_RANGE:
+    case WG_MAP_COUNT: break; /* piecewise constant: zero derivative */
+    }
+}
+
+static void binary_backward(wg_graph *g, wg_node y, const wg_node_data *d, wg_node gy,
+                            wg_node *gx) {
+    wg_node a = d->input[0], b = d->input[1];
+    wg_shape sa = wg_node_shape(g, a), sb = wg_node_shape(g, b);
+    wg_node ga = WG_NONE, gb = WG_NONE;
+    switch ((wg_binary)d->ival[0]) {
+    case WG_BIN_ADD: ga = gb = gy; break;
+    case WG_BIN_SUB:
+        ga = gy;
+        gb = wg_neg(g, gy);
+        break;
+    case WG_BIN_MUL:
+        ga = wg_mul(g, gy, b);
+        gb = wg_mul(g, gy, a);
+        break;
+    case WG_BIN_DIV: /* y = a / b: dy/db = -y / b */
+        ga = wg_div(g, gy, b);
+        gb = wg_neg(g, wg_div(g, wg_mul(g, gy, y), b));
+        break;
+    case WG_BIN_COUNT: break;
+    }
+    gx[0] = wg_sum_to(g, ga, sa);
+    gx[1] = wg_sum_to(g, gb, sb);
+}
+
+static void matmul_backward(wg_graph *g, const wg_node_data *d, wg_node gy, wg_node *gx) {
+    wg_node a = d->input[0], b = d->input[1];
+    bool ta = d->ival[0], tb = d->ival[1];
+    if (!ta && !tb) { /* C = A B */
+        gx[0] = wg_matmul(g, gy, b, false, true);
+        gx[1] = wg_matmul(g, a, gy, true, false);
+    } else if (ta && !tb) { /* C = A^T B */
+        gx[0] = wg_matmul(g, b, gy, false, true);
+        gx[1] = wg_matmul(g, a, gy, false, false);
+    } else if (!ta && tb) { /* C = A B^T */
+        gx[0] = wg_matmul(g, gy, b, false, false);
+        gx[1] = wg_matmul(g, gy, a, true, false);
+    } else { /* C = A^T B^T */
+        gx[0] = wg_matmul(g, b, gy, true, true);
+        gx[1] = wg_matmul(g, gy, a, true, true);
+    }
+}
+
+/* The three convolution ops are the partial derivatives of one trilinear form
+ * T(x, w, y) = <conv2d(x, w), y>, so each one's adjoints are the other two. */
+static void conv_backward(wg_graph *g, const wg_node_data *d, wg_node gy, wg_node *gx) {
+    wg_conv_params p = {d->ival[0], d->ival[1], d->ival[2], d->ival[3]};
+    wg_node in0 = d->input[0], in1 = d->input[1];
+    wg_shape s0 = wg_node_shape(g, in0), s1 = wg_node_shape(g, in1);
+    switch (d->op) {
+    case WG_OP_CONV2D: /* in: x, w */
+        gx[0] = wg_conv2d_input_grad(g, gy, in1, p, s0);
+        gx[1] = wg_conv2d_weight_grad(g, in0, gy, p, s1);
+        break;
+    case WG_OP_CONV2D_DX: /* in: y-shaped gradient, w; output x-shaped */
+        gx[0] = wg_conv2d(g, gy, in1, p);
+        gx[1] = wg_conv2d_weight_grad(g, gy, in0, p, s1);
+        break;
+    case WG_OP_CONV2D_DW: /* in: x, y-shaped gradient; output w-shaped */
+        gx[0] = wg_conv2d_input_grad(g, in1, gy, p, s0);
+        gx[1] = wg_conv2d(g, in0, gy, p);
+        break;
+    default: break;
+    }
+}
+
+static void node_backward(wg_graph *g, wg_node y, const wg_node_data *d, wg_node gy, wg_node *gx) {
+    wg_node x = d->input[0];
+    switch (d->op) {
+    case WG_OP_MAP: map_backward(g, y, d, gy, gx); break;
+    case WG_OP_BINARY: binary_backward(g, y, d, gy, gx); break;
+    case WG_OP_SUM_TO: gx[0] = wg_expand(g, gy, wg_node_shape(g, x)); break;
+    case WG_OP_EXPAND: gx[0] = wg_sum_to(g, gy, wg_node_shape(g, x)); break;
+    case WG_OP_RESHAPE: gx[0] = wg_reshape(g, gy, wg_node_shape(g, x)); break;
+    case WG_OP_PERMUTE: {
+        int inverse[WG_MAX_DIMS];
+        for (int k = 0; k < d->shape.ndim; k++) inverse[d->ival[k]] = k;
+        gx[0] = wg_permute(g, gy, inverse);
+        break;
+    }
+    case WG_OP_SLICE: gx[0] = wg_pad(g, gy, d->lval, wg_node_shape(g, x)); break;
+    case WG_OP_PAD: gx[0] = wg_slice(g, gy, d->lval, wg_node_shape(g, x)); break;
+    case WG_OP_MATMUL: matmul_backward(g, d, gy, gx); break;
+    case WG_OP_CONV2D:
+    case WG_OP_CONV2D_DX:
+    case WG_OP_CONV2D_DW: conv_backward(g, d, gy, gx); break;
+    default: break; /* leaves, random draws and assignments pass no gradient */
+    }
+}
+
+wg_status wg_grad(wg_graph *g, wg_node y, int count, const wg_node *wrt, wg_node *grads) {
+    if (g->status != WG_OK) return wg_fail(g->status, "%s", g->error);
+    if (y < 0 || y >= g->count)
+        return wg_fail(WG_ERR_INVALID, "wg_grad: y is not a node of this graph");
+    if (wg_node_numel(g, y) != 1) {
+        char s[64];
+        return wg_fail(WG_ERR_SHAPE, "wg_grad: y must have one element, has shape %s",
+                       wg_shape_str(&g->nodes[y].shape, s, sizeof s));
+    }
+    int n = y + 1;
+    /* needed[i]: node i depends on one of wrt, so gradient must flow through it */
+    unsigned char *needed = calloc((size_t)n, 1);
+    wg_node *adjoint = malloc((size_t)n * sizeof *adjoint);
+    if (!needed || !adjoint) {
+        free(needed);
+        free(adjoint);
+        return wg_fail(WG_ERR_NOMEM, "wg_grad: out of memory");
+    }
+    for (int i = 0; i < count; i++) {
+        if (wrt[i] < 0 || wrt[i] >= g->count) {
+            free(needed);
+            free(adjoint);
+            return wg_fail(WG_ERR_INVALID, "wg_grad: wrt[%d] is not a node of this graph", i);
+        }
+        if (wrt[i] < n) needed[wrt[i]] = 1;
+    }
+    for (int i = 0; i < n; i++) {
+        adjoint[i] = WG_NONE;
+        const wg_node_data *d = &g->nodes[i];
+        if (d->op == WG_OP_ASSIGN) continue;
+        for (int k = 0; k < d->n_inputs && !needed[i]; k++) needed[i] = needed[d->input[k]];
+    }
+    if (needed[y]) adjoint[y] = wg_constant(g, g->nodes[y].shape, 1.0);
+    for (int i = y; i >= 0 && g->status == WG_OK; i--) {
+        if (adjoint[i] == WG_NONE || g->nodes[i].n_inputs == 0) continue;
+        wg_node_data d = g->nodes[i];
+        wg_node gx[WG_MAX_INPUTS] = {WG_NONE, WG_NONE, WG_NONE};
+        node_backward(g, i, &d, adjoint[i], gx);
+        for (int k = 0; k < d.n_inputs; k++) {
+            wg_node in = d.input[k];
+            if (gx[k] == WG_NONE || !needed[in]) continue;
+            adjoint[in] = adjoint[in] == WG_NONE ? gx[k] : wg_add(g, adjoint[in], gx[k]);
+        }
+    }
+    for (int i = 0; i < count; i++) {
+        wg_node a = wrt[i] < n ? adjoint[wrt[i]] : WG_NONE;
+        grads[i] = a != WG_NONE ? a : wg_constant(g, g->nodes[wrt[i]].shape, 0.0);
+    }
+    free(needed);
+    free(adjoint);
+    if (g->status != WG_OK) return wg_fail(g->status, "wg_grad: %s", g->error);
+    return WG_OK;
+}

@@ -1,0 +1,278 @@
+/* Step plans: which nodes a set of targets needs, in what order, and where each
+ * temporary lives in one device arena, decided once; replay is a loop of kernel
+ * launches with no allocation and no host synchronisation. */
+#include "session_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_ALIGN 256
+
+struct wg_plan {
+    wg_session *session;
+    int n_calls;
+    wg_call *calls; /* replayed in order; wg_assign calls come last */
+    int n_targets;
+    wg_node *targets;
+    wg_ref *target_refs;
+    void *arena;
+    size_t arena_bytes;
+    int poison;
+};
+
+typedef struct block {
+    size_t offset, size;
+    int free_after; /* position in the schedule after which the block is dead */
+} block;
+
+/* Offsets in one arena by first fit over the blocks live at each position: simple,
+ * and with a few hundred temporaries per step the quadratic scan costs nothing. */
+typedef struct arena_planner {
+    block *live;
+    int n_live, capacity;
+    size_t high_water;
+} arena_planner;
+
+static int block_order(const void *a, const void *b) {
+    const block *x = a, *y = b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static wg_status arena_place(arena_planner *p, size_t size, int free_after, size_t *offset) {
+    size = (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    qsort(p->live, (size_t)p->n_live, sizeof *p->live, block_order);
+    size_t at = 0;
+    for (int i = 0; i < p->n_live; i++) {
+        if (p->live[i].offset >= at + size) break;
+        size_t end = p->live[i].offset + p->live[i].size;
+        if (end > at) at = end;
+    }
+    if (p->n_live == p->capacity) {
+        int capacity = p->capacity ? 2 * p->capacity : 64;
+        block *grown = realloc(p->live, (size_t)capacity * sizeof *grown);
+        if (!grown) return wg_fail(WG_ERR_NOMEM, "out of memory planning a step");
+        p->live = grown;
+        p->capacity = capacity;
+    }
+    p->live[p->n_live++] = (block){at, size, free_after};
+    if (at + size > p->high_water) p->high_water = at + size;
+    *offset = at;
+    return WG_OK;
+}
+
+static void arena_release_dead(arena_planner *p, int position) {
+    int kept = 0;
+    for (int i = 0; i < p->n_live; i++)
+        if (p->live[i].free_after > position) p->live[kept++] = p->live[i];
+    p->n_live = kept;
+}
+
+/* Storage owner of a node: reshapes share their input's storage. */
+static wg_node storage_root(const wg_graph *graph, wg_node node) {
+    while (graph->nodes[node].op == WG_OP_RESHAPE) node = graph->nodes[node].input[0];
+    return node;
+}
+
+typedef struct schedule {
+    wg_node *order; /* nodes with a kernel, in run order */
+    int count;
+    int *position;                /* node -> index in order, or -1 */
+    int *last_use;                /* storage root -> last position that reads or writes it */
+    unsigned char *constant_once; /* constants: computed at plan time, never freed */
+} schedule;
+
+static void schedule_free(schedule *s) {
+    free(s->order);
+    free(s->position);
+    free(s->last_use);
+    free(s->constant_once);
+}
+
+static wg_status build_schedule(const wg_graph *graph, int count, const wg_node *targets,
+                                schedule *s) {
+    int n = graph->count;
+    unsigned char *reached = calloc((size_t)n, 1);
+    s->order = malloc((size_t)n * sizeof *s->order);
+    s->position = malloc((size_t)n * sizeof *s->position);
+    s->last_use = malloc((size_t)n * sizeof *s->last_use);
+    s->constant_once = calloc((size_t)n, 1);
+    s->count = 0;
+    if (!reached || !s->order || !s->position || !s->last_use || !s->constant_once) {
+        free(reached);
+        return wg_fail(WG_ERR_NOMEM, "out of memory planning a step");
+    }
+    for (int i = 0; i < count; i++) reached[targets[i]] = 1;
+    for (int i = n - 1; i >= 0; i--)
+        if (reached[i])
+            for (int k = 0; k < graph->nodes[i].n_inputs; k++)
+                reached[graph->nodes[i].input[k]] = 1;
+    /* Assignments last, so every other node reads variables before they change. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++) {
+            wg_op op = graph->nodes[i].op;
+            if (!reached[i] || wg_op_is_persistent(op) || op == WG_OP_RESHAPE) continue;
+            if ((op == WG_OP_ASSIGN) == (pass == 1)) s->order[s->count++] = i;
+        }
+    for (int i = 0; i < n; i++) s->position[i] = -1, s->last_use[i] = -1;
+    for (int p = 0; p < s->count; p++) {
+        wg_node node = s->order[p];
+        const wg_node_data *d = &graph->nodes[node];
+        s->position[node] = p;
+        s->constant_once[node] = d->op == WG_OP_CONSTANT;
+        if (s->last_use[node] < p) s->last_use[node] = p;
+        for (int k = 0; k < d->n_inputs; k++) {
+            wg_node root = storage_root(graph, d->input[k]);
+            if (s->last_use[root] < p) s->last_use[root] = p;
+        }
+    }
+    for (int i = 0; i < count; i++) s->last_use[storage_root(graph, targets[i])] = s->count;
+    for (int i = 0; i < n; i++)
+        if (s->constant_once[i]) s->last_use[i] = s->count;
+    free(reached);
+    return WG_OK;
+}
+
+static wg_ref node_ref(wg_plan *plan, const size_t *offsets, wg_node node) {
+    const wg_graph *graph = plan->session->graph;
+    wg_node root = storage_root(graph, node);
+    if (wg_op_is_persistent(graph->nodes[root].op)) return plan->session->persistent[root];
+    return (wg_ref){plan->arena, offsets[root]};
+}
+
+static wg_status run_call(wg_plan *plan, wg_call *call) {
+    wg_device *device = plan->session->device;
+    call->step = plan->session->step;
+    if (plan->poison && call->data->op != WG_OP_ASSIGN) {
+        wg_status status =
+            device->backend->fill(device, call->out, (size_t)wg_shape_numel(&call->data->shape),
+                                  plan->session->graph->dtype, NAN);
+        if (status != WG_OK) return status;
+    }
+    wg_status status = device->backend->run(device, call);
+    if (status != WG_OK) {
+        const char *name = wg_node_name(call->graph, call->node);
+        return wg_fail(status, "node %d (%s%s%s): %s", call->node, wg_op_name(call->data->op),
+                       *name ? " " : "", name, wg_last_error());
+    }
+    return WG_OK;
+}
+
+static wg_status plan_layout(wg_plan *plan, const schedule *s) {
+    wg_session *session = plan->session;
+    const wg_graph *graph = session->graph;
+    size_t elem = wg_dtype_size(graph->dtype);
+    size_t *offsets = calloc((size_t)graph->count, sizeof *offsets);
+    arena_planner arena = {0};
+    wg_status status = offsets ? WG_OK : wg_fail(WG_ERR_NOMEM, "out of memory planning a step");
+    for (int p = 0; p < s->count && status == WG_OK; p++) {
+        wg_node node = s->order[p];
+        if (graph->nodes[node].op != WG_OP_ASSIGN)
+            status = arena_place(&arena, (size_t)wg_node_numel(graph, node) * elem,
+                                 s->last_use[node], &offsets[node]);
+        arena_release_dead(&arena, p);
+    }
+    free(arena.live);
+    if (status == WG_OK) {
+        plan->arena_bytes = arena.high_water ? arena.high_water : ARENA_ALIGN;
+        status = session->device->backend->alloc(session->device, plan->arena_bytes, &plan->arena);
+    }
+    plan->calls = status == WG_OK ? calloc((size_t)s->count, sizeof *plan->calls) : NULL;
+    if (status == WG_OK && !plan->calls)
+        status = wg_fail(WG_ERR_NOMEM, "out of memory planning a step");
+    for (int p = 0; p < s->count && status == WG_OK; p++) {
+        wg_node node = s->order[p];
+        const wg_node_data *d = &graph->nodes[node];
+        wg_call call = {.graph = graph, .node = node, .data = d, .seed = session->seed};
+        call.out = d->op == WG_OP_ASSIGN ? node_ref(plan, offsets, d->input[0])
+                                         : node_ref(plan, offsets, node);
+        for (int k = 0; k < d->n_inputs; k++) call.in[k] = node_ref(plan, offsets, d->input[k]);
+        if (s->constant_once[node]) {
+            status = run_call(plan, &call); /* once, now; its block is never reused */
+            continue;
+        }
+        if (d->op == WG_OP_ASSIGN && call.out.mem == call.in[1].mem &&
+            call.out.offset == call.in[1].offset)
+            continue; /* assigning a variable to itself */
+        plan->calls[plan->n_calls++] = call;
+    }
+    for (int i = 0; i < plan->n_targets && status == WG_OK; i++)
+        plan->target_refs[i] = node_ref(plan, offsets, plan->targets[i]);
+    free(offsets);
+    return status;
+}
+
+wg_status wg_plan_new(wg_session *session, int count, const wg_node *targets, wg_plan **out) {
+    *out = NULL;
+    wg_graph *graph = session->graph;
+    if (graph->status != WG_OK)
+        return wg_fail(graph->status, "graph has an error: %s", graph->error);
+    for (int i = 0; i < count; i++)
+        if (targets[i] < 0 || targets[i] >= graph->count)
+            return wg_fail(WG_ERR_INVALID, "plan target %d is not a node of the graph", i);
+    wg_status status = wg_session_bind_persistent(session);
+    if (status != WG_OK) return status;
+    wg_plan *plan = calloc(1, sizeof *plan);
+    if (!plan) return wg_fail(WG_ERR_NOMEM, "out of memory creating a plan");
+    plan->session = session;
+    plan->n_targets = count;
+    plan->targets = malloc((size_t)(count ? count : 1) * sizeof *plan->targets);
+    plan->target_refs = malloc((size_t)(count ? count : 1) * sizeof *plan->target_refs);
+    if (!plan->targets || !plan->target_refs) {
+        wg_plan_free(plan);
+        return wg_fail(WG_ERR_NOMEM, "out of memory creating a plan");
+    }
+    memcpy(plan->targets, targets, (size_t)count * sizeof *targets);
+    plan->poison = getenv("WGAN_POISON") != NULL;
+    schedule s = {0};
+    status = build_schedule(graph, count, targets, &s);
+    if (status == WG_OK) status = plan_layout(plan, &s);
+    schedule_free(&s);
+    if (status != WG_OK) {
+        wg_plan_free(plan);
+        return status;
+    }
+    *out = plan;
+    return WG_OK;
+}
+
+void wg_plan_free(wg_plan *plan) {
+    if (!plan) return;
+    wg_device *device = plan->session->device;
+    if (plan->arena) {
+        device->backend->finish(device);
+        device->backend->release(device, plan->arena);
+    }
+    free(plan->calls);
+    free(plan->targets);
+    free(plan->target_refs);
+    free(plan);
+}
+
+wg_status wg_plan_run(wg_plan *plan) {
+    for (int i = 0; i < plan->n_calls; i++) {
+        wg_status status = run_call(plan, &plan->calls[i]);
+        if (status != WG_OK) return status;
+    }
+    plan->session->step++;
+    return WG_OK;
+}
+
+wg_status wg_plan_read(wg_plan *plan, wg_node target, void *host) {
+    const wg_graph *graph = plan->session->graph;
+    for (int i = 0; i < plan->n_targets; i++) {
+        if (plan->targets[i] != target) continue;
+        wg_device *device = plan->session->device;
+        size_t bytes = (size_t)wg_node_numel(graph, target) * wg_dtype_size(graph->dtype);
+        return device->backend->read(device, plan->target_refs[i], host, bytes);
+    }
+    return wg_fail(WG_ERR_INVALID, "node %d is not a target of this plan", target);
+}
+
+size_t wg_plan_bytes(const wg_plan *plan) {
+    return plan->arena_bytes;
+}
+
+void wg_plan_set_poison(wg_plan *plan, int on) {
+    plan->poison = on;
+}
