@@ -631,5 +631,12 @@ wg_node wg_assign(wg_graph *graph, wg_node variable, wg_node value) {
                              wg_node_name(graph, variable),
                              wg_shape_str(shape_of(graph, value), s2, sizeof s2));
     }
+    /* Assignments run last, one after another, so one that reads (a reshape of) a variable
+     * could see it already changed by another (swapping two variables): such a
+     * value is copied to a temporary, computed before any assignment runs. */
+    wg_node root = value;
+    while (graph->nodes[root].op == WG_OP_RESHAPE) root = graph->nodes[root].input[0];
+    if (root != variable && graph->nodes[root].op == WG_OP_VARIABLE)
+        value = wg_scale(graph, value, 1.0);
     return push_op(graph, WG_OP_ASSIGN, *shape_of(graph, variable), 2, variable, value);
 }

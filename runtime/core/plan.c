@@ -41,7 +41,7 @@ static int block_order(const void *a, const void *b) {
 
 static wg_status arena_place(arena_planner *p, size_t size, int free_after, size_t *offset) {
     size = (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-    qsort(p->live, (size_t)p->n_live, sizeof *p->live, block_order);
+    if (p->n_live > 1) qsort(p->live, (size_t)p->n_live, sizeof *p->live, block_order);
     size_t at = 0;
     for (int i = 0; i < p->n_live; i++) {
         if (p->live[i].offset >= at + size) break;
@@ -165,9 +165,17 @@ static wg_status plan_layout(wg_plan *plan, const schedule *s) {
     size_t *offsets = calloc((size_t)graph->count, sizeof *offsets);
     arena_planner arena = {0};
     wg_status status = offsets ? WG_OK : wg_fail(WG_ERR_NOMEM, "out of memory planning a step");
+    /* Constants are written once, at plan time, so their blocks are reserved before any
+     * temporary is placed: a block freed early in the schedule must not hold one. */
     for (int p = 0; p < s->count && status == WG_OK; p++) {
         wg_node node = s->order[p];
-        if (graph->nodes[node].op != WG_OP_ASSIGN)
+        if (s->constant_once[node])
+            status = arena_place(&arena, (size_t)wg_node_numel(graph, node) * elem,
+                                 s->last_use[node], &offsets[node]);
+    }
+    for (int p = 0; p < s->count && status == WG_OK; p++) {
+        wg_node node = s->order[p];
+        if (graph->nodes[node].op != WG_OP_ASSIGN && !s->constant_once[node])
             status = arena_place(&arena, (size_t)wg_node_numel(graph, node) * elem,
                                  s->last_use[node], &offsets[node]);
         arena_release_dead(&arena, p);

@@ -1,0 +1,205 @@
+/* Layers shared by the architecture plugins, with PyTorch's parameter layouts, names
+ * and default initialisation, so a checkpoint maps onto a PyTorch state_dict.
+ *
+ * Weight layouts (dimension 0 is always the layer's output, as in PyTorch, so a
+ * Lipschitz strategy can view any weight as a matrix [rows = dim 0, cols = the rest]):
+ *   linear            weight [out, in], y = x W^T + b
+ *   conv2d            weight [out, in, kh, kw]
+ *   conv_transpose2d  weight [in, out, kh, kw] (PyTorch's ConvTranspose2d layout; only
+ *                     generators use it here)
+ * Parameter names are "<layer>.weight", "<layer>.bias", and for normalisation layers
+ * also "<layer>.running_mean" / "<layer>.running_var" (state, not trained). */
+#ifndef WGAN_PLUGINS_LAYERS_H
+#define WGAN_PLUGINS_LAYERS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "wgan/config.h"
+#include "wgan/plugin.h"
+
+typedef enum wgp_norm { WGP_NORM_NONE, WGP_NORM_BATCH, WGP_NORM_LAYER } wgp_norm;
+static const char *const wgp_norm_names[] = {"none", "batch", "layer", NULL};
+
+typedef enum wgp_act {
+    WGP_ACT_LINEAR,
+    WGP_ACT_RELU,
+    WGP_ACT_LEAKY_RELU,
+    WGP_ACT_TANH,
+    WGP_ACT_SIGMOID,
+} wgp_act;
+
+/* How weights start: PyTorch's layer defaults, or N(0, 0.02) weights and N(1, 0.02)
+ * norm gains as in Radford et al.'s DCGAN. Biases and shifts start at PyTorch's
+ * default (linear/conv) or zero (norm shifts) either way. */
+typedef enum wgp_init_scheme { WGP_INIT_TORCH, WGP_INIT_DCGAN } wgp_init_scheme;
+static const char *const wgp_init_names[] = {"torch", "dcgan", NULL};
+
+#define WGP_NORM_EPS 1e-5   /* PyTorch's BatchNorm/LayerNorm default */
+#define WGP_BN_MOMENTUM 0.1 /* PyTorch's BatchNorm default */
+#define WGP_NAME_MAX 96
+
+static inline wg_node wgp_activate(wg_graph *graph, wg_node x, wgp_act act, double slope) {
+    switch (act) {
+    case WGP_ACT_LINEAR: return x;
+    case WGP_ACT_RELU: return wg_relu(graph, x);
+    case WGP_ACT_LEAKY_RELU: return wg_leaky_relu(graph, x, slope);
+    case WGP_ACT_TANH: return wg_tanh(graph, x);
+    case WGP_ACT_SIGMOID: return wg_sigmoid(graph, x);
+    }
+    return x;
+}
+
+static inline wg_node wgp_param(wg_build *build, const char *layer, const char *what,
+                                wg_shape shape, wg_init init, wg_param_role role) {
+    char name[WGP_NAME_MAX];
+    snprintf(name, sizeof name, "%s.%s", layer, what);
+    return wg_build_param(build, name, shape, init, role);
+}
+
+static inline wg_init wgp_weight_init(wgp_init_scheme scheme, int64_t fan_in) {
+    if (scheme == WGP_INIT_DCGAN) return (wg_init){WG_INIT_NORMAL, 0.0, 0.02, 0};
+    return (wg_init){WG_INIT_TORCH_DEFAULT, 0, 0, fan_in};
+}
+
+static inline wg_init wgp_bias_init(int64_t fan_in) {
+    return (wg_init){WG_INIT_TORCH_DEFAULT, 0, 0, fan_in};
+}
+
+/* x [N, in] -> [N, out]. */
+static inline wg_node wgp_linear(wg_build *build, const char *layer, wg_node x, int64_t in,
+                                 int64_t out, bool bias, wgp_init_scheme init) {
+    wg_graph *graph = wg_build_graph(build);
+    wg_node w = wgp_param(build, layer, "weight", wg_shape2(out, in), wgp_weight_init(init, in),
+                          WG_PARAM_WEIGHT);
+    wg_node y = wg_matmul(graph, x, w, false, true);
+    if (bias)
+        y = wg_add(
+            graph, y,
+            wgp_param(build, layer, "bias", wg_shape1(out), wgp_bias_init(in), WG_PARAM_BIAS));
+    return y;
+}
+
+/* Adds a per-channel bias b [C] to x [N, C, H, W]. */
+static inline wg_node wgp_channel_bias(wg_build *build, const char *layer, wg_node x, int64_t c,
+                                       int64_t fan_in) {
+    wg_graph *graph = wg_build_graph(build);
+    wg_node b = wgp_param(build, layer, "bias", wg_shape1(c), wgp_bias_init(fan_in), WG_PARAM_BIAS);
+    return wg_add(graph, x, wg_reshape(graph, b, wg_shape4(1, c, 1, 1)));
+}
+
+/* Square kernel k, symmetric padding. */
+static inline wg_node wgp_conv2d(wg_build *build, const char *layer, wg_node x, int64_t in,
+                                 int64_t out, int k, int stride, int pad, bool bias,
+                                 wgp_init_scheme init) {
+    int64_t fan_in = in * k * k;
+    wg_node w = wgp_param(build, layer, "weight", wg_shape4(out, in, k, k),
+                          wgp_weight_init(init, fan_in), WG_PARAM_WEIGHT);
+    wg_node y = wg_conv2d(wg_build_graph(build), x, w, (wg_conv_params){stride, stride, pad, pad});
+    return bias ? wgp_channel_bias(build, layer, y, out, fan_in) : y;
+}
+
+/* PyTorch's ConvTranspose2d. PyTorch computes its default bound from the weight's
+ * dimension 1, which for this layout is the output channels: fan_in = out * k * k. */
+static inline wg_node wgp_conv_transpose2d(wg_build *build, const char *layer, wg_node x,
+                                           int64_t in, int64_t out, int k, int stride, int pad,
+                                           int output_pad, bool bias, wgp_init_scheme init) {
+    int64_t fan_in = out * k * k;
+    wg_node w = wgp_param(build, layer, "weight", wg_shape4(in, out, k, k),
+                          wgp_weight_init(init, fan_in), WG_PARAM_WEIGHT);
+    wg_node y =
+        wg_conv_transpose2d(wg_build_graph(build), x, w, (wg_conv_params){stride, stride, pad, pad},
+                            output_pad, output_pad);
+    return bias ? wgp_channel_bias(build, layer, y, out, fan_in) : y;
+}
+
+/* Normalisation of x [N, C] or [N, C, H, W] with a learned gain and shift per channel
+ * (feature, for 2-D input).
+ *   batch: PyTorch's BatchNorm1d/2d in training mode; running statistics are state and
+ *          every application adds their update to the step.
+ *   layer: statistics over all of a sample's values with a per-channel gain and shift,
+ *          as the WGAN-GP reference code's Layernorm (for 2-D input this is
+ *          PyTorch's LayerNorm(C)). */
+static inline wg_node wgp_normalize(wg_build *build, const char *layer, wg_node x, wgp_norm norm,
+                                    wgp_init_scheme init) {
+    if (norm == WGP_NORM_NONE) return x;
+    wg_graph *graph = wg_build_graph(build);
+    if (x == WG_NONE) return WG_NONE;
+    wg_shape shape = wg_node_shape(graph, x);
+    int64_t c = shape.dim[1];
+    wg_init gain_init = init == WGP_INIT_DCGAN ? (wg_init){WG_INIT_NORMAL, 1.0, 0.02, 0}
+                                               : (wg_init){WG_INIT_CONSTANT, 1.0, 0, 0};
+    wg_node gamma = wgp_param(build, layer, "weight", wg_shape1(c), gain_init, WG_PARAM_BIAS);
+    wg_node beta = wgp_param(build, layer, "bias", wg_shape1(c), (wg_init){WG_INIT_ZEROS, 0, 0, 0},
+                             WG_PARAM_BIAS);
+    if (norm == WGP_NORM_BATCH) {
+        char name[WGP_NAME_MAX];
+        snprintf(name, sizeof name, "%s.running_mean", layer);
+        wg_node mean = wg_build_state(build, name, wg_shape1(c), (wg_init){WG_INIT_ZEROS, 0, 0, 0});
+        snprintf(name, sizeof name, "%s.running_var", layer);
+        wg_node var =
+            wg_build_state(build, name, wg_shape1(c), (wg_init){WG_INIT_CONSTANT, 1, 0, 0});
+        wg_node updates[2] = {WG_NONE, WG_NONE};
+        wg_node y =
+            wg_batch_norm(graph, x, gamma, beta, WGP_NORM_EPS, mean, var, WGP_BN_MOMENTUM, updates);
+        wg_build_add_update(build, updates[0]);
+        wg_build_add_update(build, updates[1]);
+        return y;
+    }
+    wg_shape channel = shape;
+    for (int k = 0; k < channel.ndim; k++) channel.dim[k] = k == 1 ? c : 1;
+    wg_node y = wg_layer_norm(graph, x, WG_NONE, WG_NONE, WGP_NORM_EPS);
+    y = wg_mul(graph, y, wg_reshape(graph, gamma, channel));
+    return wg_add(graph, y, wg_reshape(graph, beta, channel));
+}
+
+/* Reads `key` as one of wgp_norm_names. */
+static inline wg_status wgp_read_norm(const wg_cfg *config, const char *key, wgp_norm def,
+                                      wgp_norm *out) {
+    int v;
+    wg_status s = wg_cfg_enum(config, key, wgp_norm_names, (int)def, &v);
+    if (s == WG_OK) *out = (wgp_norm)v;
+    return s;
+}
+
+/* [N, ...] -> [N, numel / N]. */
+static inline wg_node wgp_flatten(wg_graph *graph, wg_node x) {
+    if (x == WG_NONE) return WG_NONE;
+    wg_shape s = wg_node_shape(graph, x);
+    return wg_reshape(graph, x, wg_shape2(s.dim[0], wg_shape_numel(&s) / s.dim[0]));
+}
+
+/* [N, ...] -> [N, sample...]. */
+static inline wg_node wgp_unflatten(wg_graph *graph, wg_node x, const wg_shape *sample) {
+    if (x == WG_NONE) return WG_NONE;
+    wg_shape s = wg_node_shape(graph, x);
+    wg_shape out = {sample->ndim + 1, {s.dim[0]}};
+    for (int k = 0; k < sample->ndim; k++) out.dim[k + 1] = sample->dim[k];
+    return wg_reshape(graph, x, out);
+}
+
+/* The status of a finished network: the graph's first error, else WG_OK. */
+static inline wg_status wgp_result(wg_graph *graph, wg_node y, wg_node *out) {
+    wg_status s = wg_graph_status(graph);
+    if (s != WG_OK) return wg_fail(s, "%s", wg_graph_error(graph));
+    /* a failed wg_build_param leaves the graph clean and its message in wg_last_error() */
+    if (y == WG_NONE) return WG_ERR_INVALID;
+    *out = y;
+    return WG_OK;
+}
+
+/* A critic input of the wrong shape is a programming error of the caller, but it is
+ * reported, not asserted: plugins never abort. */
+static inline wg_status wgp_check_input(wg_graph *graph, wg_node x, const wg_shape *sample,
+                                        const char *what) {
+    if (x == WG_NONE) return wgp_result(graph, x, &x);
+    wg_shape s = wg_node_shape(graph, x);
+    bool ok = s.ndim == sample->ndim + 1;
+    for (int k = 0; ok && k < sample->ndim; k++) ok = s.dim[k + 1] == sample->dim[k];
+    if (ok) return WG_OK;
+    char got[64], want[64];
+    return wg_fail(WG_ERR_SHAPE, "%s: input %s does not hold samples of shape %s", what,
+                   wg_shape_str(&s, got, sizeof got), wg_shape_str(sample, want, sizeof want));
+}
+
+#endif

@@ -1,0 +1,38 @@
+/* The wgan command: one subcommand per file in this folder, dispatched here. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const wg_command commands[] = {
+    {"run", "train an experiment described by a YAML file", wg_cmd_run},
+    {"devices", "list the compute devices wgan can use", wg_cmd_devices},
+    {"plugins", "list the plugins found on the search path", wg_cmd_plugins},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: wgan <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'wgan <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("wgan %s\n", WGAN_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "wgan: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,133 @@
+/* wgan run: train an experiment, or continue one with --resume. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "experiment/experiment.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: wgan run EXPERIMENT.yaml [options]\n"
+            "       wgan run --resume DIR [--set KEY=VALUE]... [--device SPEC]\n"
+            "\n"
+            "Trains the experiment and writes a run folder: config.yaml, metrics.csv,\n"
+            "samples/, checkpoint.safetensors, summary.json, log.txt.\n"
+            "\n"
+            "options:\n"
+            "  --set KEY=VALUE  override a key of the file, e.g. --set train.steps=500\n"
+            "                   (repeatable; VALUE is YAML: 0.5, [0.5, 0.9], \"text\")\n"
+            "  --device SPEC    auto | cpu | opencl | opencl:N | a vendor or name substring\n"
+            "  --out DIR        run folder (default runs/<name>-<date>-<time>)\n"
+            "  --resume DIR     continue the run in DIR from its checkpoint\n"
+            "  --progress MODE  bar | lines | quiet (default: bar on a terminal, else lines)\n"
+            "\n"
+            "Exit status: 0 done, 1 failed while training (the message says why, the run\n"
+            "folder keeps the last good checkpoint), 2 bad usage or configuration,\n"
+            "130 interrupted (a checkpoint was written; continue with --resume).\n");
+}
+
+static void on_signal(int sig) {
+    wg_experiment_request_stop();
+    signal(sig, SIG_DFL); /* a second one stops at once */
+}
+
+static int fail(wg_status status) {
+    const char *message = wg_last_error();
+    /* configuration errors begin with file:line:col and read best unprefixed */
+    if (status == WG_ERR_CONFIG)
+        fprintf(stderr, "%s\n", message);
+    else
+        fprintf(stderr, "wgan run: %s\n", message);
+    return status == WG_ERR_CONFIG ? 2 : 1;
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "wgan run: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see wgan run --help)\n");
+    return 2;
+}
+
+int wg_cmd_run(int argc, char **argv) {
+    wg_experiment_options options = {0};
+    const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
+    if (!overrides) return 1;
+    int code = 0;
+    for (int i = 1; i < argc && !code; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            free(overrides);
+            return 0;
+        } else if (!strcmp(a, "--set") && has_value) {
+            overrides[options.n_overrides++] = argv[++i];
+        } else if (!strncmp(a, "--set=", 6)) {
+            overrides[options.n_overrides++] = a + 6;
+        } else if (!strcmp(a, "--device") && has_value) {
+            options.device = argv[++i];
+        } else if (!strcmp(a, "--out") && has_value) {
+            options.out_dir = argv[++i];
+        } else if (!strcmp(a, "--resume") && has_value) {
+            options.resume_dir = argv[++i];
+        } else if (!strcmp(a, "--progress") && has_value) {
+            const char *mode = argv[++i];
+            if (!strcmp(mode, "bar"))
+                options.progress = WG_PROGRESS_BAR;
+            else if (!strcmp(mode, "lines"))
+                options.progress = WG_PROGRESS_LINES;
+            else if (!strcmp(mode, "quiet"))
+                options.progress = WG_PROGRESS_QUIET;
+            else
+                code = usage_error("--progress takes bar, lines or quiet, not '%s'", mode);
+        } else if (!strcmp(a, "--set") || !strcmp(a, "--device") || !strcmp(a, "--out") ||
+                   !strcmp(a, "--resume") || !strcmp(a, "--progress")) {
+            code = usage_error("option '%s' needs a value", a);
+        } else if (a[0] == '-' && a[1]) {
+            code = usage_error("unknown option '%s'", a);
+        } else if (!options.config_path) {
+            options.config_path = a;
+        } else {
+            code = usage_error("one experiment at a time ('%s' is one too many)", a);
+        }
+    }
+    if (!code && !options.config_path && !options.resume_dir) {
+        usage(stderr);
+        code = 2;
+    }
+    if (code) {
+        free(overrides);
+        return code;
+    }
+    options.overrides = overrides;
+
+    wg_experiment *e = NULL;
+    wg_status status = wg_experiment_load(&options, &e);
+    if (status != WG_OK) {
+        free(overrides);
+        return fail(status);
+    }
+    if (options.progress != WG_PROGRESS_QUIET)
+        fprintf(stderr, "wgan run: %s %s\n", options.resume_dir ? "continuing" : "run folder",
+                wg_experiment_dir(e));
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    status = wg_experiment_run(e);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (status != WG_OK)
+        code = fail(status);
+    else if (wg_experiment_interrupted(e))
+        code = 130;
+    if (code == 130)
+        fprintf(stderr, "wgan run: interrupted at step %lld; continue with: wgan run --resume %s\n",
+                (long long)wg_experiment_step(e), wg_experiment_dir(e));
+    else if (code == 0 && options.progress != WG_PROGRESS_QUIET)
+        fprintf(stderr, "wgan run: done, %lld generator steps; results in %s\n",
+                (long long)wg_experiment_step(e), wg_experiment_dir(e));
+    wg_experiment_free(e);
+    free(overrides);
+    return code;
+}

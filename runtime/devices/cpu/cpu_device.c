@@ -1,0 +1,140 @@
+/* The cpu device: host allocations and synchronous kernels. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "cpu_internal.h"
+
+static size_t round_up(size_t bytes) {
+    size_t rounded = (bytes + WG_CPU_ALIGN - 1) / WG_CPU_ALIGN * WG_CPU_ALIGN;
+    return rounded > 0 ? rounded : WG_CPU_ALIGN;
+}
+
+static void *host(wg_ref ref) {
+    return (char *)ref.mem + ref.offset;
+}
+
+static wg_status cpu_alloc(wg_device *device, size_t bytes, void **mem) {
+    (void)device;
+    *mem = aligned_alloc(WG_CPU_ALIGN, round_up(bytes));
+    if (!*mem) return wg_fail(WG_ERR_NOMEM, "cpu: cannot allocate %zu bytes", bytes);
+    return WG_OK;
+}
+
+static void cpu_release(wg_device *device, void *mem) {
+    (void)device;
+    free(mem);
+}
+
+static wg_status cpu_write(wg_device *device, wg_ref dst, const void *src, size_t bytes) {
+    (void)device;
+    memcpy(host(dst), src, bytes);
+    return WG_OK;
+}
+
+static wg_status cpu_read(wg_device *device, wg_ref src, void *dst, size_t bytes) {
+    (void)device;
+    memcpy(dst, host(src), bytes);
+    return WG_OK;
+}
+
+static wg_status cpu_fill(wg_device *device, wg_ref dst, size_t count, wg_dtype dtype,
+                          double value) {
+    (void)device;
+    if (dtype == WG_F64)
+        wg_cpu_fill_f64(host(dst), count, value);
+    else
+        wg_cpu_fill_f32(host(dst), count, value);
+    return WG_OK;
+}
+
+static wg_status cpu_run(wg_device *device, const wg_call *call) {
+    switch (call->data->op) {
+    case WG_OP_INPUT:
+    case WG_OP_VARIABLE:
+    case WG_OP_RESHAPE:
+        return wg_fail(WG_ERR_INVALID,
+                       "cpu: node %d is an input, variable or reshape (op %d), which the "
+                       "planner maps to storage; it has no kernel",
+                       (int)call->node, (int)call->data->op);
+    default: break;
+    }
+    wg_cpu_device *cpu = (wg_cpu_device *)device;
+    return call->graph->dtype == WG_F64 ? wg_cpu_run_f64(cpu, call) : wg_cpu_run_f32(cpu, call);
+}
+
+/* Kernels run synchronously, so there is never anything to wait for. */
+static wg_status cpu_finish(wg_device *device) {
+    (void)device;
+    return WG_OK;
+}
+
+static void cpu_close(wg_device *device) {
+    if (!device) return;
+    wg_cpu_device *cpu = (wg_cpu_device *)device;
+    free(cpu->scratch);
+    free(cpu);
+}
+
+static const wg_backend cpu_backend = {
+    .kind = "cpu",
+    .alloc = cpu_alloc,
+    .release = cpu_release,
+    .write = cpu_write,
+    .read = cpu_read,
+    .fill = cpu_fill,
+    .run = cpu_run,
+    .finish = cpu_finish,
+    .close = cpu_close,
+};
+
+wg_status wg_cpu_scratch(wg_cpu_device *device, size_t bytes, void **out) {
+    if (bytes > device->scratch_bytes) {
+        void *grown = aligned_alloc(WG_CPU_ALIGN, round_up(bytes));
+        if (!grown)
+            return wg_fail(WG_ERR_NOMEM, "cpu: cannot allocate %zu bytes of scratch", bytes);
+        free(device->scratch);
+        device->scratch = grown;
+        device->scratch_bytes = round_up(bytes);
+    }
+    *out = device->scratch;
+    return WG_OK;
+}
+
+void wg_cpu_blas_single_thread(void) {
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
+
+/* "OpenBLAS 0.3.21" from a config string like "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Haswell". */
+static void blas_version(char *buf, size_t size) {
+    const char *config = openblas_get_config();
+    if (!config) config = "OpenBLAS";
+    int words = 0;
+    size_t n = 0;
+    for (; config[n] && n + 1 < size; n++) {
+        if (config[n] == ' ' && ++words == 2) break;
+        buf[n] = config[n];
+    }
+    buf[n] = '\0';
+}
+
+wg_status wg_cpu_open(wg_device **out) {
+    *out = NULL;
+    wg_cpu_device *cpu = calloc(1, sizeof *cpu);
+    if (!cpu) return wg_fail(WG_ERR_NOMEM, "cpu: cannot allocate the device");
+    cpu->base.backend = &cpu_backend;
+    char blas[64];
+    blas_version(blas, sizeof blas);
+    /* GEMMs are split across OpenMP threads instead (see the gemm kernel). This is
+     * process-wide, and the cpu device assumes it owns the cores. */
+    wg_cpu_blas_single_thread();
+    int threads = omp_get_max_threads();
+    snprintf(cpu->base.description, sizeof cpu->base.description, "cpu (%d thread%s, %s)", threads,
+             threads == 1 ? "" : "s", blas);
+    cpu->base.note[0] = '\0';
+    *out = &cpu->base;
+    return WG_OK;
+}

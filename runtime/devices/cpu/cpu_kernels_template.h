@@ -1,0 +1,603 @@
+/* Every cpu kernel, written once for an element type. cpu_kernels.c includes this file
+ * once per dtype after defining:
+ *   REAL       the element type (float or double)
+ *   FN(name)   `name` with the dtype's suffix
+ *   RF(name)   the <math.h> function `name` for REAL (expf or exp)
+ *   GEMM       cblas_sgemm or cblas_dgemm
+ * so it deliberately has no include guard. */
+
+static void FN(fill)(REAL *dst, int64_t n, REAL value) {
+    const int par = n >= WG_CPU_PARALLEL_MIN;
+#pragma omp parallel for if (par) schedule(static)
+    for (int64_t i = 0; i < n; i++) dst[i] = value;
+}
+
+void FN(wg_cpu_fill)(void *dst, size_t count, double value) {
+    FN(fill)(dst, (int64_t)count, (REAL)value);
+}
+
+static void FN(copy)(REAL *dst, const REAL *src, int64_t n) {
+    if (dst == src) return;
+    const int64_t chunk = WG_CPU_PARALLEL_MIN, chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for if (chunks > 1) schedule(static)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t first = c * chunk, len = n - first < chunk ? n - first : chunk;
+        memcpy(dst + first, src + first, (size_t)len * sizeof(REAL));
+    }
+}
+
+/* The one strided copy behind expand, permute, slice, pad and the convolutions'
+ * transposes: walk operand 0 is dst, operand 1 src. */
+static void FN(copy_walk)(REAL *dst, const REAL *src, const wg_cpu_walk *walk, int threaded) {
+    const int last = walk->ndim - 1;
+    const int64_t rows = wg_cpu_walk_rows(walk), inner = walk->dim[last];
+    const int64_t ds = walk->stride[0][last], ss = walk->stride[1][last];
+    const int par = threaded && rows > 1 && rows * inner >= WG_CPU_PARALLEL_MIN;
+#pragma omp parallel if (par)
+    {
+        int64_t first, end;
+        wg_cpu_thread_range(rows, &first, &end);
+        wg_cpu_cursor at;
+        wg_cpu_cursor_at(&at, walk, 2, first);
+        for (int64_t row = first; row < end; row++, wg_cpu_cursor_next(&at, walk, 2)) {
+            REAL *d = dst + at.offset[0];
+            const REAL *s = src + at.offset[1];
+            if (ds == 1 && ss == 1) {
+                memcpy(d, s, (size_t)inner * sizeof(REAL));
+            } else if (ss == 0) {
+                const REAL v = s[0];
+                for (int64_t i = 0; i < inner; i++) d[i * ds] = v;
+            } else {
+                for (int64_t i = 0; i < inner; i++) d[i * ds] = s[i * ss];
+            }
+        }
+    }
+}
+
+/* [a, b, len] -> [b, a, len]: moves the batch axis past the channel axis and back,
+ * around the single GEMM that serves a whole batch. */
+static void FN(swap_outer)(REAL *dst, const REAL *src, int64_t a, int64_t b, int64_t len,
+                           int threaded) {
+    const wg_shape shape = {3, {b, a, len}};
+    wg_cpu_walk walk;
+    wg_cpu_walk_init(&walk, &shape);
+    wg_cpu_strides(&shape, walk.stride[0]);
+    walk.stride[1][0] = len;
+    walk.stride[1][1] = b * len;
+    walk.stride[1][2] = 1;
+    wg_cpu_walk_coalesce(&walk, 2);
+    FN(copy_walk)(dst, src, &walk, threaded);
+}
+
+static REAL FN(sigmoid)(REAL x) {
+    if (x >= 0) return 1 / (1 + RF(exp)(-x));
+    const REAL e = RF(exp)(x); /* exp(-x) would overflow */
+    return e / (1 + e);
+}
+
+static REAL FN(softplus)(REAL x) {
+    return x > 0 ? x + RF(log1p)(RF(exp)(-x)) : RF(log1p)(RF(exp)(x));
+}
+
+static wg_status FN(map)(REAL *out, const REAL *in, int64_t n, int code, const double *param) {
+    const REAL p0 = (REAL)param[0], p1 = (REAL)param[1];
+    const int par = n >= WG_CPU_PARALLEL_MIN;
+    /* One loop per code, so the switch is not inside the loop. */
+#define MAP(EXPR)                                                                                  \
+    do {                                                                                           \
+        _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++) {    \
+            const REAL x = in[i];                                                                  \
+            out[i] = (EXPR);                                                                       \
+        }                                                                                          \
+    } while (0)
+    switch (code) {
+    case WG_MAP_SCALE: MAP(x * p0); break;
+    case WG_MAP_ADD_SCALAR: MAP(x + p0); break;
+    case WG_MAP_SQUARE: MAP(x * x); break;
+    case WG_MAP_SQRT: MAP(RF(sqrt)(x)); break;
+    case WG_MAP_RSQRT: MAP(1 / RF(sqrt)(x)); break;
+    case WG_MAP_RECIPROCAL: MAP(1 / x); break;
+    case WG_MAP_EXP: MAP(RF(exp)(x)); break;
+    case WG_MAP_LOG: MAP(RF(log)(x)); break;
+    case WG_MAP_TANH: MAP(RF(tanh)(x)); break;
+    case WG_MAP_SIGMOID: MAP(FN(sigmoid)(x)); break;
+    case WG_MAP_SOFTPLUS: MAP(FN(softplus)(x)); break;
+    case WG_MAP_RELU: MAP(x > 0 ? x : (REAL)0); break;
+    case WG_MAP_LEAKY_RELU: MAP(x > 0 ? x : p0 * x); break;
+    /* min(max(x, p0), p1), written so that NaN stays NaN */
+    case WG_MAP_CLAMP: MAP(x < p0 ? (p0 > p1 ? p1 : p0) : x > p1 ? p1 : x); break;
+    case WG_MAP_STEP: MAP(x > 0 ? (REAL)1 : (REAL)0); break;
+    case WG_MAP_IN_RANGE: MAP(p0 < x && x < p1 ? (REAL)1 : (REAL)0); break;
+    default: return wg_fail(WG_ERR_INVALID, "cpu: unknown map code %d", code);
+    }
+#undef MAP
+    return WG_OK;
+}
+
+/* Element i of a draw comes from Philox block (i, stream, step) under the session seed,
+ * and the arithmetic is done in REAL in this exact order: the OpenCL kernels do the
+ * same, so uniform draws agree bit for bit across devices. */
+static void FN(random)(REAL *out, int64_t n, int normal, const wg_call *call) {
+    const REAL a = (REAL)call->data->param[0], b = (REAL)call->data->param[1];
+    const wg_u32 stream = (wg_u32)call->data->ival[0];
+    const uint64_t step = call->step, seed = call->seed;
+    const int par = n >= WG_CPU_PARALLEL_MIN / 16; /* Philox is ~100 ops an element */
+    if (!normal) {
+        const REAL span = b - a;
+#pragma omp parallel for if (par) schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            const wg_philox_block x = wg_philox_element((uint64_t)i, stream, step, seed);
+            out[i] = a + span * (REAL)wg_philox_unit(x.x[0]);
+        }
+    } else {
+#pragma omp parallel for if (par) schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            const wg_philox_block x = wg_philox_element((uint64_t)i, stream, step, seed);
+            const REAL u0 = (REAL)wg_philox_unit(x.x[0]), u1 = (REAL)wg_philox_unit(x.x[1]);
+            const REAL radius = RF(sqrt)(-2 * RF(log)(u0));
+            out[i] = a + b * (radius * RF(cos)((REAL)6.283185307179586 * u1));
+        }
+    }
+}
+
+static wg_status FN(binary)(REAL *out, const wg_shape *shape, const REAL *a,
+                            const wg_shape *a_shape, const REAL *b, const wg_shape *b_shape,
+                            int code) {
+    if (code < 0 || code >= WG_BIN_COUNT)
+        return wg_fail(WG_ERR_INVALID, "cpu: unknown binary code %d", code);
+    const int64_t n = wg_cpu_numel(shape), na = wg_cpu_numel(a_shape), nb = wg_cpu_numel(b_shape);
+    const int par = n >= WG_CPU_PARALLEL_MIN;
+#define BINARY_OPS(LOOP)                                                                           \
+    switch (code) {                                                                                \
+    case WG_BIN_ADD: LOOP(+); break;                                                               \
+    case WG_BIN_SUB: LOOP(-); break;                                                               \
+    case WG_BIN_MUL: LOOP(*); break;                                                               \
+    default: LOOP(/); break;                                                                       \
+    }
+#define SAME(OP)                                                                                   \
+    _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++) out[i] = \
+        a[i] OP b[i]
+#define SCALAR_B(OP)                                                                               \
+    _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++) out[i] = \
+        a[i] OP b[0]
+#define SCALAR_A(OP)                                                                               \
+    _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++) out[i] = \
+        a[0] OP b[i]
+    /* Equal element counts mean neither side broadcasts. */
+    if (na == n && nb == n) {
+        BINARY_OPS(SAME);
+        return WG_OK;
+    }
+    if (na == n && nb == 1) {
+        BINARY_OPS(SCALAR_B);
+        return WG_OK;
+    }
+    if (na == 1 && nb == n) {
+        BINARY_OPS(SCALAR_A);
+        return WG_OK;
+    }
+    wg_cpu_walk walk;
+    wg_cpu_walk_init(&walk, shape);
+    wg_cpu_strides(shape, walk.stride[0]);
+    wg_cpu_broadcast_strides(a_shape, shape, walk.stride[1]);
+    wg_cpu_broadcast_strides(b_shape, shape, walk.stride[2]);
+    wg_cpu_walk_coalesce(&walk, 3);
+    const int last = walk.ndim - 1;
+    const int64_t rows = wg_cpu_walk_rows(&walk), inner = walk.dim[last];
+    /* Inputs are contiguous, so an inner stride is 1 or 0 (broadcast). */
+    const int64_t sa = walk.stride[1][last], sb = walk.stride[2][last];
+    const int par_rows = par && rows > 1;
+#define ROWS(OP)                                                                                   \
+    _Pragma("omp parallel if (par_rows)") {                                                        \
+        int64_t first, end;                                                                        \
+        wg_cpu_thread_range(rows, &first, &end);                                                   \
+        wg_cpu_cursor at;                                                                          \
+        wg_cpu_cursor_at(&at, &walk, 3, first);                                                    \
+        for (int64_t r = first; r < end; r++, wg_cpu_cursor_next(&at, &walk, 3)) {                 \
+            REAL *o = out + at.offset[0];                                                          \
+            const REAL *x = a + at.offset[1], *y = b + at.offset[2];                               \
+            if (sa && sb) {                                                                        \
+                for (int64_t i = 0; i < inner; i++) o[i] = x[i] OP y[i];                           \
+            } else if (sa) {                                                                       \
+                const REAL v = y[0];                                                               \
+                for (int64_t i = 0; i < inner; i++) o[i] = x[i] OP v;                              \
+            } else if (sb) {                                                                       \
+                const REAL u = x[0];                                                               \
+                for (int64_t i = 0; i < inner; i++) o[i] = u OP y[i];                              \
+            } else {                                                                               \
+                const REAL v = x[0] OP y[0];                                                       \
+                for (int64_t i = 0; i < inner; i++) o[i] = v;                                      \
+            }                                                                                      \
+        }                                                                                          \
+    }
+    BINARY_OPS(ROWS);
+#undef ROWS
+#undef SCALAR_A
+#undef SCALAR_B
+#undef SAME
+#undef BINARY_OPS
+    return WG_OK;
+}
+
+/* Sum of a contiguous array in double, over a fixed number of chunks so the result does
+ * not depend on the thread count. */
+static double FN(sum_all)(const REAL *in, int64_t n) {
+    enum { CHUNKS = 64 };
+    if (n < WG_CPU_PARALLEL_MIN) {
+        double acc = 0;
+        for (int64_t i = 0; i < n; i++) acc += in[i];
+        return acc;
+    }
+    double partial[CHUNKS];
+    const int64_t len = (n + CHUNKS - 1) / CHUNKS;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < CHUNKS; c++) {
+        const int64_t first = c * len, end = first + len < n ? first + len : n;
+        double acc = 0;
+        for (int64_t i = first; i < end; i++) acc += in[i];
+        partial[c] = acc;
+    }
+    double total = 0;
+    for (int c = 0; c < CHUNKS; c++) total += partial[c];
+    return total;
+}
+
+/* Accumulates in double whatever REAL is: f32 sums over a whole batch stay accurate. */
+static void FN(sum_to)(REAL *out, const wg_shape *shape, const REAL *in, const wg_shape *in_shape) {
+    const int64_t n_in = wg_cpu_numel(in_shape), n_out = wg_cpu_numel(shape);
+    wg_cpu_reduce plan;
+    wg_cpu_reduce_plan(&plan, in_shape, shape);
+    if (plan.summed == 0) {
+        FN(copy)(out, in, n_out);
+        return;
+    }
+    if (plan.kept == 0) {
+        out[0] = (REAL)FN(sum_all)(in, n_in);
+        return;
+    }
+    const int par = n_in >= WG_CPU_PARALLEL_MIN;
+    if (plan.inner_summed) {
+        /* Each output sums contiguous runs of `inner`, one per outer summed index. */
+        const int outer = plan.summed - 1;
+        int64_t runs = 1;
+        for (int g = 0; g < outer; g++) runs *= plan.summed_dim[g];
+#pragma omp parallel for if (par && n_out > 1) schedule(static)
+        for (int64_t o = 0; o < n_out; o++) {
+            const REAL *base =
+                in + wg_cpu_box_offset(o, plan.kept, plan.kept_dim, plan.kept_stride);
+            double acc = 0;
+            for (int64_t run = 0; run < runs; run++) {
+                const REAL *p =
+                    base + wg_cpu_box_offset(run, outer, plan.summed_dim, plan.summed_stride);
+                for (int64_t t = 0; t < plan.inner; t++) acc += p[t];
+            }
+            out[o] = (REAL)acc;
+        }
+        return;
+    }
+    /* The innermost axis is kept: add whole rows into a block of accumulators, which
+     * reads the input in order instead of striding down columns. */
+    enum { BLOCK = 256 };
+    const int outer = plan.kept - 1;
+    const int64_t inner = plan.inner, blocks = (inner + BLOCK - 1) / BLOCK;
+    const int64_t rows = n_in / n_out, tasks = n_out / inner * blocks;
+#pragma omp parallel for if (par && tasks > 1) schedule(static)
+    for (int64_t task = 0; task < tasks; task++) {
+        const int64_t o = task / blocks, first = task % blocks * BLOCK;
+        const int64_t len = inner - first < BLOCK ? inner - first : BLOCK;
+        const REAL *base =
+            in + first + wg_cpu_box_offset(o, outer, plan.kept_dim, plan.kept_stride);
+        double acc[BLOCK] = {0};
+        for (int64_t row = 0; row < rows; row++) {
+            const REAL *p =
+                base + wg_cpu_box_offset(row, plan.summed, plan.summed_dim, plan.summed_stride);
+            for (int64_t j = 0; j < len; j++) acc[j] += p[j];
+        }
+        REAL *dst = out + o * inner + first;
+        for (int64_t j = 0; j < len; j++) dst[j] = (REAL)acc[j];
+    }
+}
+
+/* Row-major C [m, n] = op(A) op(B). OpenBLAS runs single-threaded inside each OpenMP
+ * thread, each thread taking a slab of C's longer side: with one thread pool for all
+ * work, OpenBLAS's idle workers and OpenMP's never spin against each other on the
+ * same cores (measured: that contention halved convolution throughput). */
+static void FN(gemm)(int transpose_a, int transpose_b, int m, int n, int k, const REAL *a, int lda,
+                     const REAL *b, int ldb, REAL *c, int ldc) {
+    const enum CBLAS_TRANSPOSE ta = transpose_a ? CblasTrans : CblasNoTrans;
+    const enum CBLAS_TRANSPOSE tb = transpose_b ? CblasTrans : CblasNoTrans;
+    wg_cpu_blas_single_thread();
+    const int threads = omp_get_max_threads();
+    if (threads == 1 || (int64_t)m * n * k < WG_CPU_GEMM_PARALLEL_MIN) {
+        GEMM(CblasRowMajor, ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+        return;
+    }
+    const int split_n = n >= m, extent = split_n ? n : m;
+    /* slabs of whole register tiles */
+    const int slab = ((extent + threads - 1) / threads + 15) / 16 * 16;
+#pragma omp parallel num_threads(threads)
+    {
+        const int first = omp_get_thread_num() * slab;
+        const int len = extent - first < slab ? extent - first : slab;
+        if (len > 0 && split_n)
+            GEMM(CblasRowMajor, ta, tb, m, len, k, 1, a, lda,
+                 b + (transpose_b ? (int64_t)first * ldb : first), ldb, 0, c + first, ldc);
+        else if (len > 0)
+            GEMM(CblasRowMajor, ta, tb, len, n, k, 1,
+                 a + (transpose_a ? first : (int64_t)first * lda), lda, b, ldb, 0,
+                 c + (int64_t)first * ldc, ldc);
+    }
+}
+
+static void FN(matmul)(REAL *c, const REAL *a, const wg_shape *a_shape, const REAL *b,
+                       const wg_shape *b_shape, int transpose_a, int transpose_b) {
+    const int m = (int)a_shape->dim[transpose_a ? 1 : 0];
+    const int k = (int)a_shape->dim[transpose_a ? 0 : 1];
+    const int n = (int)b_shape->dim[transpose_b ? 0 : 1];
+    FN(gemm)
+    (transpose_a, transpose_b, m, n, k, a, (int)a_shape->dim[1], b, (int)b_shape->dim[1], c, n);
+}
+
+/* Rows [tap0, tap1) of the column matrix of samples [n0, n0 + nb):
+ * col[(c, r, s), (n - n0, p, q)] = x[n, c, p stride_h - pad_h + r, q stride_w - pad_w + s],
+ * zero outside the image. */
+static void FN(im2col)(REAL *col, const REAL *x, const wg_cpu_conv *g, int64_t n0, int64_t nb,
+                       int64_t tap0, int64_t tap1) {
+    for (int64_t tap = tap0; tap < tap1; tap++) {
+        const int64_t c = tap / (g->r * g->s), r = tap / g->s % g->r, s = tap % g->s;
+        const int64_t shift = s - g->pad_w;
+        int64_t q0, q1;
+        wg_cpu_conv_span(g->q, g->stride_w, shift, g->w, &q0, &q1);
+        REAL *dst = col + tap * nb * g->p * g->q;
+        for (int64_t n = n0; n < n0 + nb; n++) {
+            const REAL *plane = x + (n * g->c + c) * g->h * g->w;
+            for (int64_t p = 0; p < g->p; p++, dst += g->q) {
+                const int64_t h = p * g->stride_h - g->pad_h + r;
+                if (h < 0 || h >= g->h) {
+                    memset(dst, 0, (size_t)g->q * sizeof(REAL));
+                    continue;
+                }
+                const REAL *src = plane + h * g->w;
+                for (int64_t q = 0; q < q0; q++) dst[q] = 0;
+                if (g->stride_w == 1) {
+                    memcpy(dst + q0, src + q0 + shift, (size_t)(q1 - q0) * sizeof(REAL));
+                } else {
+                    for (int64_t q = q0; q < q1; q++) dst[q] = src[q * g->stride_w + shift];
+                }
+                for (int64_t q = q1; q < g->q; q++) dst[q] = 0;
+            }
+        }
+    }
+}
+
+/* The adjoint of im2col for the image planes [plane0, plane1) (plane = n c + channel) of
+ * dx: each sums the columns of every tap that read it. `col` holds the samples from
+ * `first` on, in rows of `row` elements. */
+static void FN(col2im)(REAL *dx, const REAL *col, const wg_cpu_conv *g, int64_t row, int64_t first,
+                       int64_t plane0, int64_t plane1) {
+    const int64_t pq = g->p * g->q;
+    for (int64_t plane = plane0; plane < plane1; plane++) {
+        const int64_t n = plane / g->c, c = plane % g->c;
+        REAL *image = dx + plane * g->h * g->w;
+        memset(image, 0, (size_t)(g->h * g->w) * sizeof(REAL));
+        for (int64_t r = 0; r < g->r; r++) {
+            for (int64_t s = 0; s < g->s; s++) {
+                const int64_t shift = s - g->pad_w;
+                int64_t q0, q1;
+                wg_cpu_conv_span(g->q, g->stride_w, shift, g->w, &q0, &q1);
+                const REAL *src = col + ((c * g->r + r) * g->s + s) * row + (n - first) * pq;
+                for (int64_t p = 0; p < g->p; p++) {
+                    const int64_t h = p * g->stride_h - g->pad_h + r;
+                    if (h < 0 || h >= g->h) continue;
+                    REAL *dst = image + h * g->w + shift;
+                    const REAL *line = src + p * g->q;
+                    for (int64_t q = q0; q < q1; q++) dst[q * g->stride_w] += line[q];
+                }
+            }
+        }
+    }
+}
+
+static size_t FN(aligned_bytes)(int64_t count) {
+    return ((size_t)count * sizeof(REAL) + WG_CPU_ALIGN - 1) / WG_CPU_ALIGN * WG_CPU_ALIGN;
+}
+
+/* `copies` scratch slots, each a column matrix of `samples` samples and an operand moved
+ * between [n, k, pq] and [k, n pq]; slot i starts at *col + i * *slot elements. */
+static wg_status FN(conv_scratch)(wg_cpu_device *device, const wg_cpu_conv *g, int64_t samples,
+                                  int copies, REAL **col, int64_t *slot) {
+    const int64_t cols = samples * g->p * g->q;
+    const size_t col_bytes = FN(aligned_bytes)(g->c * g->r * g->s * cols);
+    const size_t slot_bytes = col_bytes + FN(aligned_bytes)(g->k * cols);
+    void *mem;
+    wg_status status = wg_cpu_scratch(device, slot_bytes * (size_t)copies, &mem);
+    if (status != WG_OK) return status;
+    *col = mem;
+    *slot = (int64_t)(slot_bytes / sizeof(REAL));
+    return WG_OK;
+}
+
+/* Forward and input gradient run on chunks of the batch, each chunk's whole chain
+ * (im2col, GEMM, transpose) on one thread: no barrier between the steps, the chunk's
+ * columns still in cache when the GEMM reads them, and dynamic scheduling that lets a
+ * thread which is not preempted take over the work of one that is. Every output element
+ * is still written by exactly one chunk, so results do not depend on scheduling. With
+ * fewer samples than threads, the whole batch goes through one GEMM split by columns. */
+
+/* y = w [k, crs] @ col [crs, n pq], then [k, n, pq] is moved to [n, k, pq]. */
+static wg_status FN(conv2d)(wg_cpu_device *device, REAL *y, const REAL *x, const REAL *w,
+                            const wg_cpu_conv *g) {
+    const int threads = omp_get_max_threads();
+    const int64_t crs = g->c * g->r * g->s, pq = g->p * g->q;
+    int64_t per, chunks, slot;
+    wg_cpu_conv_chunks(g, threads, &per, &chunks);
+    REAL *scratch;
+    if (chunks < threads) {
+        wg_status status = FN(conv_scratch)(device, g, g->n, 1, &scratch, &slot);
+        if (status != WG_OK) return status;
+        const int64_t npq = g->n * pq;
+        REAL *col = scratch, *result = g->n > 1 ? scratch + slot - g->k * npq : y;
+        const int par = crs > 1 && crs * npq >= WG_CPU_PARALLEL_MIN;
+#pragma omp parallel if (par)
+        {
+            int64_t tap0, tap1;
+            wg_cpu_thread_range(crs, &tap0, &tap1);
+            FN(im2col)(col, x, g, 0, g->n, tap0, tap1);
+        }
+        FN(gemm)(0, 0, (int)g->k, (int)npq, (int)crs, w, (int)crs, col, (int)npq, result, (int)npq);
+        if (g->n > 1) FN(swap_outer)(y, result, g->k, g->n, pq, 1);
+        return WG_OK;
+    }
+    wg_status status = FN(conv_scratch)(device, g, per, threads, &scratch, &slot);
+    if (status != WG_OK) return status;
+    wg_cpu_blas_single_thread();
+#pragma omp parallel num_threads(threads)
+    {
+        REAL *col = scratch + omp_get_thread_num() * slot;
+        REAL *result = col + slot - g->k * per * pq;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t chunk = 0; chunk < chunks; chunk++) {
+            const int64_t n0 = chunk * per, nb = g->n - n0 < per ? g->n - n0 : per;
+            const int cols = (int)(nb * pq);
+            FN(im2col)(col, x, g, n0, nb, 0, crs);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->k, cols, (int)crs, 1, w,
+                 (int)crs, col, cols, 0, result, cols);
+            FN(swap_outer)(y + n0 * g->k * pq, result, g->k, nb, pq, 0);
+        }
+    }
+    return WG_OK;
+}
+
+/* col [crs, n pq] = w^T @ gy moved to [k, n pq], then col2im. */
+static wg_status FN(conv2d_dx)(wg_cpu_device *device, REAL *dx, const REAL *gy, const REAL *w,
+                               const wg_cpu_conv *g) {
+    const int threads = omp_get_max_threads();
+    const int64_t crs = g->c * g->r * g->s, pq = g->p * g->q;
+    int64_t per, chunks, slot;
+    wg_cpu_conv_chunks(g, threads, &per, &chunks);
+    REAL *scratch;
+    if (chunks < threads) {
+        wg_status status = FN(conv_scratch)(device, g, g->n, 1, &scratch, &slot);
+        if (status != WG_OK) return status;
+        const int64_t npq = g->n * pq, planes = g->n * g->c;
+        REAL *col = scratch, *moved = scratch + slot - g->k * npq;
+        const REAL *gy_t = gy;
+        if (g->n > 1) {
+            FN(swap_outer)(moved, gy, g->n, g->k, pq, 1);
+            gy_t = moved;
+        }
+        FN(gemm)(1, 0, (int)crs, (int)npq, (int)g->k, w, (int)crs, gy_t, (int)npq, col, (int)npq);
+        const int par = planes > 1 && crs * npq >= WG_CPU_PARALLEL_MIN;
+#pragma omp parallel if (par)
+        {
+            int64_t plane0, plane1;
+            wg_cpu_thread_range(planes, &plane0, &plane1);
+            FN(col2im)(dx, col, g, npq, 0, plane0, plane1);
+        }
+        return WG_OK;
+    }
+    wg_status status = FN(conv_scratch)(device, g, per, threads, &scratch, &slot);
+    if (status != WG_OK) return status;
+    wg_cpu_blas_single_thread();
+#pragma omp parallel num_threads(threads)
+    {
+        REAL *col = scratch + omp_get_thread_num() * slot;
+        REAL *moved = col + slot - g->k * per * pq;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t chunk = 0; chunk < chunks; chunk++) {
+            const int64_t n0 = chunk * per, nb = g->n - n0 < per ? g->n - n0 : per;
+            const int cols = (int)(nb * pq);
+            FN(swap_outer)(moved, gy + n0 * g->k * pq, nb, g->k, pq, 0);
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)crs, cols, (int)g->k, 1, w, (int)crs,
+                 moved, cols, 0, col, cols);
+            FN(col2im)(dx, col, g, cols, n0, n0 * g->c, (n0 + nb) * g->c);
+        }
+    }
+    return WG_OK;
+}
+
+/* dw [k, crs] = gy moved to [k, n pq] @ col^T: a sum over the whole batch, so one GEMM
+ * split by output columns keeps the summation order fixed. */
+static wg_status FN(conv2d_dw)(wg_cpu_device *device, REAL *dw, const REAL *x, const REAL *gy,
+                               const wg_cpu_conv *g) {
+    const int64_t crs = g->c * g->r * g->s, pq = g->p * g->q, npq = g->n * pq;
+    REAL *col;
+    int64_t slot;
+    wg_status status = FN(conv_scratch)(device, g, g->n, 1, &col, &slot);
+    if (status != WG_OK) return status;
+    REAL *moved = col + slot - g->k * npq;
+    const REAL *gy_t = gy;
+    if (g->n > 1) {
+        FN(swap_outer)(moved, gy, g->n, g->k, pq, 1);
+        gy_t = moved;
+    }
+    const int par = crs > 1 && crs * npq >= WG_CPU_PARALLEL_MIN;
+#pragma omp parallel if (par)
+    {
+        int64_t tap0, tap1;
+        wg_cpu_thread_range(crs, &tap0, &tap1);
+        FN(im2col)(col, x, g, 0, g->n, tap0, tap1);
+    }
+    FN(gemm)(0, 1, (int)g->k, (int)crs, (int)npq, gy_t, (int)npq, col, (int)npq, dw, (int)crs);
+    return WG_OK;
+}
+
+wg_status FN(wg_cpu_run)(wg_cpu_device *device, const wg_call *call) {
+    const wg_node_data *node = call->data;
+    const wg_shape *shape = &node->shape;
+    REAL *out = (REAL *)((char *)call->out.mem + call->out.offset);
+    const REAL *in[WG_MAX_INPUTS] = {0};
+    const wg_shape *in_shape[WG_MAX_INPUTS] = {0};
+    for (int i = 0; i < node->n_inputs; i++) {
+        in[i] = (const REAL *)((const char *)call->in[i].mem + call->in[i].offset);
+        in_shape[i] = &call->graph->nodes[node->input[i]].shape;
+    }
+    const int64_t n = wg_cpu_numel(shape);
+    wg_cpu_walk walk;
+    wg_cpu_conv conv;
+    wg_status status;
+    switch (node->op) {
+    case WG_OP_CONSTANT: FN(fill)(out, n, (REAL)node->param[0]); return WG_OK;
+    case WG_OP_RANDOM_UNIFORM: FN(random)(out, n, 0, call); return WG_OK;
+    case WG_OP_RANDOM_NORMAL: FN(random)(out, n, 1, call); return WG_OK;
+    case WG_OP_MAP: return FN(map)(out, in[0], n, node->ival[0], node->param);
+    case WG_OP_BINARY:
+        return FN(binary)(out, shape, in[0], in_shape[0], in[1], in_shape[1], node->ival[0]);
+    case WG_OP_SUM_TO: FN(sum_to)(out, shape, in[0], in_shape[0]); return WG_OK;
+    case WG_OP_EXPAND:
+        wg_cpu_walk_expand(&walk, in_shape[0], shape);
+        FN(copy_walk)(out, in[0], &walk, 1);
+        return WG_OK;
+    case WG_OP_PERMUTE:
+        wg_cpu_walk_permute(&walk, in_shape[0], shape, node->ival);
+        FN(copy_walk)(out, in[0], &walk, 1);
+        return WG_OK;
+    case WG_OP_SLICE: {
+        const int64_t offset = wg_cpu_walk_window(&walk, in_shape[0], shape, node->lval, 1);
+        FN(copy_walk)(out, in[0] + offset, &walk, 1);
+        return WG_OK;
+    }
+    case WG_OP_PAD: {
+        const int64_t offset = wg_cpu_walk_window(&walk, shape, in_shape[0], node->lval, 0);
+        FN(fill)(out, n, 0);
+        FN(copy_walk)(out + offset, in[0], &walk, 1);
+        return WG_OK;
+    }
+    case WG_OP_MATMUL:
+        FN(matmul)(out, in[0], in_shape[0], in[1], in_shape[1], node->ival[0], node->ival[1]);
+        return WG_OK;
+    case WG_OP_CONV2D:
+        status = wg_cpu_conv_geometry(&conv, in_shape[0], in_shape[1], shape, node->ival);
+        return status != WG_OK ? status : FN(conv2d)(device, out, in[0], in[1], &conv);
+    case WG_OP_CONV2D_DX:
+        status = wg_cpu_conv_geometry(&conv, shape, in_shape[1], in_shape[0], node->ival);
+        return status != WG_OK ? status : FN(conv2d_dx)(device, out, in[0], in[1], &conv);
+    case WG_OP_CONV2D_DW:
+        status = wg_cpu_conv_geometry(&conv, in_shape[0], shape, in_shape[1], node->ival);
+        return status != WG_OK ? status : FN(conv2d_dw)(device, out, in[0], in[1], &conv);
+    case WG_OP_ASSIGN: FN(copy)(out, in[1], n); return WG_OK;
+    default:
+        return wg_fail(WG_ERR_INVALID, "cpu: node %d: op %d has no kernel", (int)call->node,
+                       (int)node->op);
+    }
+}

@@ -1,0 +1,69 @@
+/* An experiment: a YAML file turned into plugins, step graphs on a device, a training
+ * loop and a run folder. `wgan run` is a thin layer over this; tests use it directly.
+ *
+ *     wg_experiment *e;
+ *     wg_status s = wg_experiment_load(&options, &e);   // all checks, no work
+ *     if (s == WG_OK) s = wg_experiment_run(e);          // train, write the run folder
+ *     wg_experiment_free(e);
+ *
+ * Statuses: WG_ERR_CONFIG for anything wrong with the configuration (its message
+ * starts with `file:line:col:`), WG_ERR_NUMERIC when training diverged (the message
+ * names the step), WG_ERR_IO for the run folder, others from the device. */
+#ifndef WGAN_EXPERIMENT_H
+#define WGAN_EXPERIMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wgan/status.h"
+
+typedef enum wg_progress_mode {
+    WG_PROGRESS_AUTO,  /* a bar when stderr is a terminal, else log lines */
+    WG_PROGRESS_BAR,   /* one line redrawn with \r */
+    WG_PROGRESS_LINES, /* a line every log_every steps */
+    WG_PROGRESS_QUIET, /* nothing on stderr but warnings and errors */
+} wg_progress_mode;
+
+typedef struct wg_experiment_options {
+    const char *config_path;           /* the YAML file; NULL when resuming */
+    const char *resume_dir;            /* continue the run in this folder, or NULL */
+    const char *const *overrides;      /* "key.path=value" (--set) */
+    int n_overrides;
+    const char *device;                /* replaces the file's `device`, or NULL */
+    const char *out_dir;               /* run folder; NULL: runs/<name>-<timestamp> */
+    wg_progress_mode progress;
+    /* Testing aid: stop right after this generator step as if killed (no final
+     * checkpoint or summary); 0 runs to the end. */
+    int64_t stop_after;
+} wg_experiment_options;
+
+typedef struct wg_experiment wg_experiment;
+
+/* Reads the configuration (applying overrides), loads and creates every plugin and
+ * checks every key, so that any configuration error surfaces here, before a device is
+ * opened or a file written. When resuming, reads DIR/config.yaml. */
+wg_status wg_experiment_load(const wg_experiment_options *options, wg_experiment **out);
+
+/* Opens the device, builds and plans the step graphs, initialises the variables (or
+ * restores the checkpoint when resuming), creates the run folder and trains. */
+wg_status wg_experiment_run(wg_experiment *experiment);
+
+void wg_experiment_free(wg_experiment *experiment);
+
+/* Asks a running wg_experiment_run to stop after the current generator step, write a
+ * checkpoint and a summary, and return WG_OK; safe to call from a signal handler. */
+void wg_experiment_request_stop(void);
+/* Whether the last run stopped on such a request. */
+bool wg_experiment_interrupted(const wg_experiment *experiment);
+
+/* The run folder (known after wg_experiment_load). */
+const char *wg_experiment_dir(const wg_experiment *experiment);
+/* Completed generator steps. */
+int64_t wg_experiment_step(const wg_experiment *experiment);
+
+/* After wg_experiment_run: the generator applied to the run's fixed sample noise;
+ * *count samples of *numel floats each into a new array (free() it). */
+wg_status wg_experiment_generate(wg_experiment *experiment, float **samples, int64_t *count,
+                                 int64_t *numel);
+
+#endif

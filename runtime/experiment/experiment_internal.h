@@ -1,0 +1,151 @@
+/* The experiment's state, shared by the files of this folder. */
+#ifndef WGAN_EXPERIMENT_INTERNAL_H
+#define WGAN_EXPERIMENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "experiment.h"
+#include "fileio.h"
+#include "plugin/loader.h"
+#include "registry.h"
+#include "wgan/config.h"
+#include "wgan/optim.h"
+#include "wgan/session.h"
+
+#define WG_EXP_MAX_COLUMNS 32
+
+/* Where a logged value comes from. */
+typedef enum exp_source {
+    EXP_SRC_COUNTER, /* step numbers and seconds, known on the host */
+    EXP_SRC_CRITIC,  /* a [1] target of the critic plan (its last run) */
+    EXP_SRC_GEN,     /* a [1] target of the generator plan */
+    EXP_SRC_DIAG,    /* computed on the host from the diagnostics plan */
+} exp_source;
+
+typedef struct exp_column {
+    char name[48];
+    exp_source source;
+    wg_node node;
+    double value;
+} exp_column;
+
+/* One plugin in use: which one, its state, and its section of the configuration. */
+typedef struct exp_plugin {
+    const wg_plugin *plugin;
+    void *state;
+    const wg_cfg *section;
+} exp_plugin;
+
+struct wg_experiment {
+    wg_experiment_options options;
+
+    /* ---- configuration ---- */
+    wg_cfg *config;
+    char *config_source; /* the file read */
+    char name[128];
+    uint64_t seed;
+    const char *device_spec;
+    int64_t batch, steps, log_every, sample_every, checkpoint_every, n_samples;
+    int n_critic;
+    bool warmup;
+    wg_optim_config optim[2]; /* critic, generator */
+
+    /* ---- plugins ---- */
+    wg_plugins *plugins;
+    exp_plugin data, arch, loss, lipschitz; /* lipschitz.plugin NULL: unconstrained */
+    wg_shape sample_shape;                  /* one sample */
+    wg_data_layout layout;
+    int64_t sample_numel, noise_dim;
+    bool batch_norm_warning;
+
+    /* ---- run folder ---- */
+    char dir[4096];
+    bool resuming;
+    FILE *log;
+    wg_buf metrics_csv; /* the whole file as written so far */
+
+    /* ---- execution ---- */
+    wg_device *device;
+    wg_graph *graph;
+    wg_registry registry;
+    wg_session *session;
+    wg_optimizer *optimizer[2]; /* critic, generator */
+    wg_plan *critic_plan, *gen_plan, *project_plan, *diag_plan, *sample_plan;
+    wg_node real;                            /* input [batch, sample...] */
+    wg_node sample_noise, sample_out;        /* fixed noise and G(noise) */
+    wg_node diag_norm_real, diag_norm_fake;  /* [batch] input-gradient norms */
+    exp_column columns[WG_EXP_MAX_COLUMNS];
+    int n_columns;
+    float *real_host;  /* one batch */
+    float *real_plot;  /* n_samples real samples for the pictures */
+
+    /* ---- progress ---- */
+    int64_t gen_step, critic_step; /* completed; critic_step is also the data index */
+    double seconds_before;        /* training time of earlier sessions of this run */
+    double start_time;
+    int64_t start_step;
+    double last_w;
+    bool have_w;
+    wg_progress_mode progress;
+    bool interrupted;
+};
+
+/* Column indices of the fixed metrics. */
+enum {
+    COL_STEP,
+    COL_CRITIC_STEP,
+    COL_W,
+    COL_CRITIC_LOSS,
+    COL_GEN_LOSS,
+    COL_PENALTY,
+    COL_GNORM_REAL,
+    COL_GNORM_FAKE,
+    COL_GNORM_MIN,
+    COL_GNORM_MAX,
+    COL_SECONDS,
+    COL_FIXED_COUNT
+};
+
+/* steps.c: the step graphs and their plans. */
+wg_status exp_build(wg_experiment *e);
+/* Runs a plan without moving the training's random stream (diagnostics, samples). */
+wg_status exp_run_aside(wg_experiment *e, wg_plan *plan);
+/* Critic steps in generator step `g` (0-based), warm-up included. */
+int exp_critic_iterations(const wg_experiment *e, int64_t g);
+
+/* checkpoint.c */
+wg_status exp_checkpoint_save(wg_experiment *e);
+/* Restores variables and counters; *found false (and nothing changed) when the folder
+ * has no checkpoint. */
+wg_status exp_checkpoint_restore(wg_experiment *e, bool *found);
+
+/* rundir.c: the run folder's text files and pictures. */
+wg_status exp_rundir_open(wg_experiment *e);
+void exp_rundir_close(wg_experiment *e);
+/* Formatted line to the run's log (and, for warnings, stderr). */
+void exp_log(wg_experiment *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void exp_warn(wg_experiment *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Reads the metrics of the last step, fills columns[].value; WG_ERR_NUMERIC naming
+ * the step when a loss is not finite. With `diagnostics`, also the gradient norms. */
+wg_status exp_read_metrics(wg_experiment *e, bool diagnostics);
+wg_status exp_append_metrics(wg_experiment *e);
+wg_status exp_write_samples(wg_experiment *e);
+wg_status exp_write_summary(wg_experiment *e, const char *state, const char *message);
+double exp_seconds(const wg_experiment *e);
+
+/* progress.c */
+void exp_progress(wg_experiment *e, bool logged);
+void exp_progress_done(wg_experiment *e);
+
+double exp_now(void);
+
+#endif

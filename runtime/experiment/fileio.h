@@ -1,0 +1,39 @@
+/* Files the run folder is made of: growable text buffers, whole-file reads, and
+ * writes that either replace a file completely or leave the old one untouched. */
+#ifndef WGAN_FILEIO_H
+#define WGAN_FILEIO_H
+
+#include <stddef.h>
+
+#include "wgan/status.h"
+
+/* A growable byte buffer; a failed allocation sets `failed` and later appends are
+ * ignored, so a caller checks once at the end. Always NUL-terminated when non-empty. */
+typedef struct wg_buf {
+    char *data;
+    size_t len, cap;
+    int failed;
+} wg_buf;
+
+void wg_buf_append(wg_buf *buf, const void *data, size_t size);
+void wg_buf_puts(wg_buf *buf, const char *text);
+void wg_buf_printf(wg_buf *buf, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* `text` as a JSON string literal, quotes included. */
+void wg_buf_json_string(wg_buf *buf, const char *text);
+void wg_buf_free(wg_buf *buf);
+
+/* Writes `size` bytes to a temporary file next to `path`, fsyncs it, renames it over
+ * `path` and fsyncs the folder. On any failure (a full disk included) the temporary
+ * file is removed, `path` keeps its previous content, and WG_ERR_IO names `path`. */
+wg_status wg_write_file_atomic(const char *path, const void *data, size_t size);
+/* The whole file, NUL-terminated (the terminator not counted in *size). */
+wg_status wg_read_file(const char *path, char **data, size_t *size);
+/* mkdir -p. */
+wg_status wg_make_dirs(const char *path);
+int wg_file_exists(const char *path);
+
+#endif

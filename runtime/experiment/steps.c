@@ -1,0 +1,379 @@
+/* The step graphs: critic step, generator step, projection, diagnostics and samples,
+ * all in one f32 graph, each traced once and planned once. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build.h"
+#include "experiment_internal.h"
+
+static const char *const fixed_names[COL_FIXED_COUNT] = {
+    [COL_STEP] = "step",
+    [COL_CRITIC_STEP] = "critic_step",
+    [COL_W] = "w_estimate",
+    [COL_CRITIC_LOSS] = "critic_loss",
+    [COL_GEN_LOSS] = "generator_loss",
+    [COL_PENALTY] = "penalty",
+    [COL_GNORM_REAL] = "grad_norm_real",
+    [COL_GNORM_FAKE] = "grad_norm_fake",
+    [COL_GNORM_MIN] = "grad_norm_min",
+    [COL_GNORM_MAX] = "grad_norm_max",
+    [COL_SECONDS] = "seconds",
+};
+
+int exp_critic_iterations(const wg_experiment *e, int64_t g) {
+    /* the official WGAN code's schedule: a well-trained critic before the generator
+     * moves, and again every 500 generator steps */
+    if (e->warmup && (g < 25 || g % 500 == 0)) return 100;
+    return e->n_critic;
+}
+
+wg_status exp_run_aside(wg_experiment *e, wg_plan *plan) {
+    uint64_t step = wg_session_step(e->session);
+    wg_status s = wg_plan_run(plan);
+    wg_session_set_step(e->session, step);
+    return s;
+}
+
+/* ---- networks as the plugins build them ---- */
+
+static wg_status apply_critic(void *self, wg_build *build, wg_node x, wg_node *score) {
+    wg_experiment *e = self;
+    const char *network = wg_build_network(build);
+    wg_build_set_network(build, "critic");
+    wg_status s = e->arch.plugin->vt.arch.critic(e->arch.state, build, x, score);
+    wg_build_set_network(build, network);
+    return s;
+}
+
+static wg_status apply_generator(wg_experiment *e, wg_build *build, wg_node z, wg_node *x) {
+    const char *network = wg_build_network(build);
+    wg_build_set_network(build, "generator");
+    wg_status s = e->arch.plugin->vt.arch.generator(e->arch.state, build, z, x);
+    wg_build_set_network(build, network);
+    return s;
+}
+
+static void begin(wg_experiment *e, wg_build *b, int64_t batch) {
+    const wg_lipschitz_vtable *lip =
+        e->lipschitz.plugin ? &e->lipschitz.plugin->vt.lipschitz : NULL;
+    wg_build_begin(b, e->graph, &e->registry, batch, lip, e->lipschitz.state);
+}
+
+/* A plugin's failure while tracing, with the step it happened in. */
+static wg_status traced(wg_build *b, wg_status s, const char *what) {
+    if (s == WG_OK) s = wg_build_check(b);
+    if (s == WG_OK) return WG_OK;
+    char message[1024];
+    snprintf(message, sizeof message, "%s", wg_last_error());
+    return wg_fail(s, "building the %s: %s", what, message);
+}
+
+static wg_shape batch_shape(const wg_experiment *e, int64_t n) {
+    wg_shape s = {e->sample_shape.ndim + 1, {n}};
+    for (int k = 0; k < e->sample_shape.ndim; k++) s.dim[k + 1] = e->sample_shape.dim[k];
+    return s;
+}
+
+/* ---- targets ---- */
+
+typedef struct targets {
+    wg_node *v;
+    int n, cap;
+} targets;
+
+static int push(targets *t, wg_node node) {
+    if (node == WG_NONE) return 1;
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 64;
+        wg_node *grown = realloc(t->v, (size_t)cap * sizeof *grown);
+        if (!grown) return 0;
+        t->v = grown;
+        t->cap = cap;
+    }
+    t->v[t->n++] = node;
+    return 1;
+}
+
+static wg_status push_all(targets *t, const wg_build *b, const wg_optimizer *opt) {
+    int ok = 1;
+    for (int i = 0; i < b->n_updates; i++) ok &= push(t, b->updates[i]);
+    for (int i = 0; i < b->n_metrics; i++) ok &= push(t, b->metrics[i].node);
+    if (opt)
+        for (int i = 0; i < wg_optimizer_update_count(opt); i++)
+            ok &= push(t, wg_optimizer_updates(opt)[i]);
+    return ok ? WG_OK : wg_fail(WG_ERR_NOMEM, "out of memory building the step");
+}
+
+static int find_column(const wg_experiment *e, const char *name) {
+    for (int i = 0; i < e->n_columns; i++)
+        if (!strcmp(e->columns[i].name, name)) return i;
+    return -1;
+}
+
+static void add_column(wg_experiment *e, const char *name, exp_source source, wg_node node) {
+    if (e->n_columns == WG_EXP_MAX_COLUMNS) return;
+    exp_column *c = &e->columns[e->n_columns++];
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->source = source;
+    c->node = node;
+}
+
+/* Metrics a plugin added, as extra columns; a name already taken by the runtime's
+ * own columns is the same quantity (the gradient penalty reports "penalty"). */
+static void add_plugin_columns(wg_experiment *e, const wg_build *b, exp_source source) {
+    for (int i = 0; i < b->n_metrics; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "%s", b->metrics[i].name);
+        int at = find_column(e, name);
+        if (at >= 0 && at < COL_FIXED_COUNT) continue;
+        if (at >= 0) snprintf(name, sizeof name, "gen_%s", b->metrics[i].name);
+        if (find_column(e, name) < 0) add_column(e, name, source, b->metrics[i].node);
+    }
+}
+
+/* Trainable parameters of `network`, in registry order. */
+static wg_status network_params(wg_experiment *e, const char *network, wg_node **params,
+                                int *count) {
+    *count = wg_registry_params(&e->registry, network, NULL, 0);
+    *params = malloc((size_t)(*count ? *count : 1) * sizeof **params);
+    if (!*params) return wg_fail(WG_ERR_NOMEM, "out of memory building the step");
+    wg_registry_params(&e->registry, network, *params, *count);
+    if (*count == 0) return wg_fail(WG_ERR_PLUGIN, "the %s has no trainable parameters", network);
+    return WG_OK;
+}
+
+/* Gradients of `loss` with respect to the network's parameters and the optimizer
+ * that applies them. */
+static wg_status optimize(wg_experiment *e, const char *network, int which, wg_node loss) {
+    wg_node *params, *grads = NULL;
+    int count;
+    wg_status s = network_params(e, network, &params, &count);
+    if (s == WG_OK) {
+        grads = malloc((size_t)count * sizeof *grads);
+        if (!grads) s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
+    }
+    if (s == WG_OK) s = wg_grad(e->graph, loss, count, params, grads);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "optimizer.%s", network);
+    if (s == WG_OK)
+        s = wg_optimizer_new(e->graph, &e->optim[which], count, params, grads, prefix,
+                             &e->optimizer[which]);
+    free(params);
+    free(grads);
+    return s;
+}
+
+/* ---- the step graphs ---- */
+
+static wg_status build_critic_step(wg_experiment *e, targets *t) {
+    wg_build b;
+    begin(e, &b, e->batch);
+    wg_graph *g = e->graph;
+    e->real = wg_input(g, batch_shape(e, e->batch), "real");
+    wg_node z = wg_random_normal(g, wg_shape2(e->batch, e->noise_dim), 0, 1);
+    wg_node fake = WG_NONE, s_real = WG_NONE, s_fake = WG_NONE, loss = WG_NONE;
+    wg_node penalty = WG_NONE;
+    wg_status s = apply_generator(e, &b, z, &fake);
+    if (s == WG_OK) s = apply_critic(e, &b, e->real, &s_real);
+    if (s == WG_OK) s = apply_critic(e, &b, fake, &s_fake);
+    if (s == WG_OK)
+        s = e->loss.plugin->vt.loss.critic_loss(e->loss.state, &b, s_real, s_fake, &loss);
+    const wg_lipschitz_vtable *lip = b.lipschitz;
+    if (s == WG_OK && lip && lip->penalty) {
+        wg_critic_fn fn = {apply_critic, e};
+        wg_build_set_network(&b, "critic");
+        s = lip->penalty(e->lipschitz.state, &b, &fn, e->real, fake, &penalty);
+    }
+    s = traced(&b, s, "critic step");
+    wg_node total = penalty == WG_NONE ? loss : wg_add(g, loss, penalty);
+    wg_node w = wg_sub(g, wg_mean_all(g, s_real), wg_mean_all(g, s_fake));
+    if (s == WG_OK) s = traced(&b, optimize(e, "critic", 0, total), "critic step");
+    if (s == WG_OK) {
+        e->columns[COL_W].node = w;
+        e->columns[COL_CRITIC_LOSS].node = loss;
+        e->columns[COL_PENALTY].node = penalty;
+        add_plugin_columns(e, &b, EXP_SRC_CRITIC);
+        s = push_all(t, &b, e->optimizer[0]);
+        if (s == WG_OK && !(push(t, w) && push(t, loss) && push(t, penalty)))
+            s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
+    }
+    wg_build_end(&b);
+    return s;
+}
+
+static wg_status build_generator_step(wg_experiment *e, targets *t) {
+    wg_build b;
+    begin(e, &b, e->batch);
+    wg_graph *g = e->graph;
+    wg_node z = wg_random_normal(g, wg_shape2(e->batch, e->noise_dim), 0, 1);
+    wg_node fake = WG_NONE, score = WG_NONE, loss = WG_NONE;
+    wg_status s = apply_generator(e, &b, z, &fake);
+    if (s == WG_OK) s = apply_critic(e, &b, fake, &score);
+    if (s == WG_OK)
+        s = e->loss.plugin->vt.loss.generator_loss(e->loss.state, &b, score, &loss);
+    s = traced(&b, s, "generator step");
+    if (s == WG_OK) s = traced(&b, optimize(e, "generator", 1, loss), "generator step");
+    if (s == WG_OK) {
+        e->columns[COL_GEN_LOSS].node = loss;
+        add_plugin_columns(e, &b, EXP_SRC_GEN);
+        s = push_all(t, &b, e->optimizer[1]);
+        if (s == WG_OK && !push(t, loss))
+            s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
+    }
+    wg_build_end(&b);
+    return s;
+}
+
+/* assign(p, project(p)) for every critic parameter, when the strategy projects. */
+static wg_status build_projection(wg_experiment *e, targets *t) {
+    const wg_lipschitz_vtable *lip =
+        e->lipschitz.plugin ? &e->lipschitz.plugin->vt.lipschitz : NULL;
+    if (!lip || !lip->project) return WG_OK;
+    wg_build b;
+    begin(e, &b, e->batch);
+    wg_build_set_network(&b, "critic");
+    wg_status s = WG_OK;
+    int count = e->registry.count; /* the hook may add state; project what existed */
+    for (int i = 0; i < count && s == WG_OK; i++) {
+        const wg_variable_entry *v = &e->registry.entries[i];
+        if (!v->trainable || strncmp(v->name, "critic.", 7) != 0) continue;
+        wg_node node = v->node, projected = WG_NONE;
+        s = lip->project(e->lipschitz.state, &b, v->name + 7, v->role, node, &projected);
+        if (s == WG_OK && projected != WG_NONE && projected != node &&
+            !push(t, wg_assign(e->graph, node, projected)))
+            s = wg_fail(WG_ERR_NOMEM, "out of memory building the projection");
+    }
+    s = traced(&b, s, "projection");
+    if (s == WG_OK) s = push_all(t, &b, NULL);
+    wg_build_end(&b);
+    return s;
+}
+
+/* Per-sample norm of the critic's input gradient at `x`: [N]. */
+static wg_status input_grad_norm(wg_experiment *e, wg_build *b, wg_node x, wg_node *norm) {
+    wg_graph *g = e->graph;
+    wg_node score = WG_NONE, grad = WG_NONE;
+    wg_status s = apply_critic(e, b, x, &score);
+    if (s == WG_OK) s = wg_grad(g, wg_sum_all(g, score), 1, &x, &grad);
+    if (s != WG_OK) return s;
+    int ndim = wg_node_shape(g, x).ndim;
+    unsigned non_batch = ((1u << ndim) - 1) & ~1u;
+    *norm = wg_sqrt(g, wg_sum(g, wg_square(g, grad), non_batch, false));
+    return WG_OK;
+}
+
+/* Gradient norms at real and generated points, read only at log steps: its own plan,
+ * so the training steps never compute them. */
+static wg_status build_diagnostics(wg_experiment *e, targets *t) {
+    wg_build b;
+    begin(e, &b, e->batch);
+    wg_node z = wg_random_normal(e->graph, wg_shape2(e->batch, e->noise_dim), 0, 1);
+    wg_node fake = WG_NONE;
+    wg_status s = input_grad_norm(e, &b, e->real, &e->diag_norm_real);
+    if (s == WG_OK) s = apply_generator(e, &b, z, &fake);
+    if (s == WG_OK) s = input_grad_norm(e, &b, fake, &e->diag_norm_fake);
+    s = traced(&b, s, "diagnostics");
+    if (s == WG_OK && !(push(t, e->diag_norm_real) && push(t, e->diag_norm_fake)))
+        s = wg_fail(WG_ERR_NOMEM, "out of memory building the diagnostics");
+    wg_build_end(&b);
+    return s;
+}
+
+static wg_status build_samples(wg_experiment *e, targets *t) {
+    wg_build b;
+    begin(e, &b, e->n_samples);
+    e->sample_noise = wg_input(e->graph, wg_shape2(e->n_samples, e->noise_dim), "sample_noise");
+    wg_status s = traced(&b, apply_generator(e, &b, e->sample_noise, &e->sample_out), "sampler");
+    if (s == WG_OK && !push(t, e->sample_out))
+        s = wg_fail(WG_ERR_NOMEM, "out of memory building the sampler");
+    wg_build_end(&b);
+    return s;
+}
+
+/* ---- host data that never changes ---- */
+
+/* Fixed N(0, 1) noise for the pictures, from its own Philox stream, so the pictures
+ * of one run show the same latent points at every step. */
+static wg_status write_sample_noise(wg_experiment *e) {
+    int64_t n = e->n_samples * e->noise_dim;
+    float *z = malloc((size_t)n * sizeof *z);
+    if (!z) return wg_fail(WG_ERR_NOMEM, "out of memory drawing sample noise");
+    wg_init normal = {WG_INIT_NORMAL, 0, 1, 0};
+    for (int64_t i = 0; i < n; i++)
+        z[i] = (float)wg_host_draw(&normal, WG_SAMPLE_NOISE_STREAM, (uint64_t)i, e->seed);
+    wg_status s = wg_session_write(e->session, e->sample_noise, z);
+    free(z);
+    return s;
+}
+
+static wg_status read_real_samples(wg_experiment *e) {
+    e->real_host = malloc((size_t)(e->batch * e->sample_numel) * sizeof(float));
+    e->real_plot = malloc((size_t)(e->n_samples * e->sample_numel) * sizeof(float));
+    if (!e->real_host || !e->real_plot)
+        return wg_fail(WG_ERR_NOMEM, "out of memory for data batches");
+    wg_status s = e->data.plugin->vt.data.batch(e->data.state, 0, e->n_samples, e->real_plot);
+    if (s != WG_OK) {
+        char message[1024];
+        snprintf(message, sizeof message, "%s", wg_last_error());
+        return wg_fail(s, "data plugin '%s': %s", e->data.plugin->name, message);
+    }
+    return WG_OK;
+}
+
+static wg_status plan(wg_experiment *e, targets *t, wg_plan **out) {
+    wg_status s = t->n ? wg_plan_new(e->session, t->n, t->v, out) : WG_OK;
+    free(t->v);
+    *t = (targets){0};
+    return s;
+}
+
+wg_status exp_build(wg_experiment *e) {
+    e->graph = wg_graph_new(WG_F32);
+    if (!e->graph) return wg_fail(WG_ERR_NOMEM, "out of memory creating the step graph");
+    e->n_columns = 0;
+    for (int i = 0; i < COL_FIXED_COUNT; i++) add_column(e, fixed_names[i], EXP_SRC_COUNTER, WG_NONE);
+    e->columns[COL_W].source = e->columns[COL_CRITIC_LOSS].source = EXP_SRC_CRITIC;
+    e->columns[COL_PENALTY].source = EXP_SRC_CRITIC;
+    e->columns[COL_GEN_LOSS].source = EXP_SRC_GEN;
+    for (int i = COL_GNORM_REAL; i <= COL_GNORM_MAX; i++) e->columns[i].source = EXP_SRC_DIAG;
+
+    targets critic = {0}, gen = {0}, project = {0}, diag = {0}, samples = {0};
+    wg_status s = build_critic_step(e, &critic);
+    if (s == WG_OK) s = build_generator_step(e, &gen);
+    if (s == WG_OK) s = build_projection(e, &project);
+    if (s == WG_OK) s = build_diagnostics(e, &diag);
+    if (s == WG_OK) s = build_samples(e, &samples);
+    if (s == WG_OK) s = wg_session_new(e->graph, e->device, e->seed, &e->session);
+    if (s == WG_OK) s = plan(e, &critic, &e->critic_plan);
+    if (s == WG_OK) s = plan(e, &gen, &e->gen_plan);
+    if (s == WG_OK) s = plan(e, &project, &e->project_plan);
+    if (s == WG_OK) s = plan(e, &diag, &e->diag_plan);
+    if (s == WG_OK) s = plan(e, &samples, &e->sample_plan);
+    free(critic.v);
+    free(gen.v);
+    free(project.v);
+    free(diag.v);
+    free(samples.v);
+    if (s == WG_OK) s = write_sample_noise(e);
+    if (s == WG_OK) s = read_real_samples(e);
+    return s;
+}
+
+wg_status wg_experiment_generate(wg_experiment *e, float **samples, int64_t *count,
+                                 int64_t *numel) {
+    *samples = NULL;
+    if (!e->sample_plan) return wg_fail(WG_ERR_INVALID, "the experiment has not been run");
+    float *out = malloc((size_t)(e->n_samples * e->sample_numel) * sizeof *out);
+    if (!out) return wg_fail(WG_ERR_NOMEM, "out of memory generating samples");
+    wg_status s = exp_run_aside(e, e->sample_plan);
+    if (s == WG_OK) s = wg_plan_read(e->sample_plan, e->sample_out, out);
+    if (s != WG_OK) {
+        free(out);
+        return s;
+    }
+    *samples = out;
+    *count = e->n_samples;
+    *numel = e->sample_numel;
+    return WG_OK;
+}

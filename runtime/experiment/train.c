@@ -1,0 +1,152 @@
+/* The training loop: n_critic critic steps (each on the next data batch, each followed
+ * by the projection when the strategy has one), then one generator step; metrics,
+ * pictures and checkpoints at their intervals. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "experiment_internal.h"
+
+static volatile sig_atomic_t stop_requested;
+
+void wg_experiment_request_stop(void) {
+    stop_requested = 1;
+}
+
+bool wg_experiment_interrupted(const wg_experiment *e) {
+    return e->interrupted;
+}
+
+static bool due(int64_t step, int64_t every, bool last) {
+    return last || (every > 0 && step % every == 0);
+}
+
+static wg_status critic_step(wg_experiment *e) {
+    wg_status s = e->data.plugin->vt.data.batch(e->data.state, (uint64_t)e->critic_step,
+                                                e->batch, e->real_host);
+    if (s != WG_OK) {
+        char message[1024];
+        snprintf(message, sizeof message, "%s", wg_last_error());
+        return wg_fail(s, "data plugin '%s', batch %" PRId64 ": %s", e->data.plugin->name,
+                       e->critic_step, message);
+    }
+    if ((s = wg_session_write(e->session, e->real, e->real_host)) != WG_OK) return s;
+    if ((s = wg_plan_run(e->critic_plan)) != WG_OK) return s;
+    if (e->project_plan && (s = wg_plan_run(e->project_plan)) != WG_OK) return s;
+    e->critic_step++;
+    return WG_OK;
+}
+
+static void log_metrics(wg_experiment *e) {
+    wg_buf line = {0};
+    wg_buf_printf(&line, "step %" PRId64 "/%" PRId64, e->gen_step, e->steps);
+    for (int i = COL_W; i < e->n_columns; i++)
+        if (i != COL_SECONDS) wg_buf_printf(&line, " %s=%.6g", e->columns[i].name, e->columns[i].value);
+    if (!line.failed) exp_log(e, "%s", line.data);
+    wg_buf_free(&line);
+}
+
+/* One generator step with its critic steps, then whatever falls due after it. */
+static wg_status train_step(wg_experiment *e) {
+    wg_status s = WG_OK;
+    int iterations = exp_critic_iterations(e, e->gen_step);
+    for (int i = 0; i < iterations && s == WG_OK; i++) s = critic_step(e);
+    if (s == WG_OK) s = wg_plan_run(e->gen_plan);
+    if (s != WG_OK) return s;
+    e->gen_step++;
+    bool last = e->gen_step == e->steps;
+    bool log = due(e->gen_step, e->log_every, last);
+    bool checkpoint = due(e->gen_step, e->checkpoint_every, last);
+    /* a checkpoint is written only after its losses were seen to be finite */
+    if (log || checkpoint) s = exp_read_metrics(e, log);
+    if (s == WG_OK && log) {
+        s = exp_append_metrics(e);
+        log_metrics(e);
+    }
+    if (s == WG_OK && due(e->gen_step, e->sample_every, last)) s = exp_write_samples(e);
+    if (s == WG_OK && checkpoint) s = exp_checkpoint_save(e);
+    exp_progress(e, log);
+    return s;
+}
+
+static wg_status start(wg_experiment *e) {
+    wg_status s = wg_device_open(e->device_spec, &e->device);
+    if (s != WG_OK) {
+        char message[1024];
+        snprintf(message, sizeof message, "%s", wg_last_error());
+        return wg_fail(s, "device '%s': %s", e->device_spec, message);
+    }
+    if ((s = exp_build(e)) != WG_OK) return s;
+    bool restored = false;
+    if (e->resuming && (s = exp_checkpoint_restore(e, &restored)) != WG_OK) return s;
+    if (!restored) {
+        e->resuming = false; /* nothing to continue: a fresh start in the same folder */
+        if ((s = wg_registry_initialize(&e->registry, e->session, e->seed)) != WG_OK) return s;
+        /* the critic starts inside the constraint set, as the official clipping code
+         * clamps before its first update */
+        if (e->project_plan && (s = wg_plan_run(e->project_plan)) != WG_OK) return s;
+    }
+    if ((s = exp_rundir_open(e)) != WG_OK) return s;
+    exp_log(e, "wgan %s: %s, device %s, seed %" PRIu64 ", %s at generator step %" PRId64 " of %" PRId64,
+            WGAN_VERSION, e->name, wg_device_description(e->device), e->seed,
+            restored ? "resuming" : "starting", e->gen_step, e->steps);
+    if (*wg_device_note(e->device)) exp_log(e, "device: %s", wg_device_note(e->device));
+    if (e->batch_norm_warning)
+        exp_warn(e,
+                 "lipschitz plugin '%s' penalises per-sample input gradients, but arch '%s' "
+                 "puts batch norm in the critic: each score then depends on the whole batch, "
+                 "so the gradient at one sample is not that sample's own and the penalty "
+                 "constrains the wrong function (WGAN-GP uses layer norm in the critic)",
+                 e->lipschitz.plugin->name, e->arch.plugin->name);
+    if (!restored && e->sample_every > 0) s = exp_write_samples(e);
+    return s;
+}
+
+static wg_progress_mode resolve_progress(wg_progress_mode mode) {
+    if (mode != WG_PROGRESS_AUTO) return mode;
+    return isatty(STDERR_FILENO) ? WG_PROGRESS_BAR : WG_PROGRESS_LINES;
+}
+
+wg_status wg_experiment_run(wg_experiment *e) {
+    if (e->session) return wg_fail(WG_ERR_INVALID, "an experiment runs once");
+    e->progress = resolve_progress(e->options.progress);
+    stop_requested = 0;
+    wg_status s = start(e);
+    e->start_time = exp_now();
+    e->start_step = e->gen_step;
+    while (s == WG_OK && e->gen_step < e->steps) {
+        s = train_step(e);
+        if (s != WG_OK) break;
+        if (e->options.stop_after > 0 && e->gen_step == e->options.stop_after) {
+            exp_progress_done(e);
+            return WG_OK; /* as if killed here: nothing more is written */
+        }
+        if (stop_requested) {
+            e->interrupted = true;
+            break;
+        }
+    }
+    if (e->progress == WG_PROGRESS_BAR && e->session) exp_progress_done(e);
+    if (!e->log) return s; /* failed before the run folder existed */
+    char message[2048] = "";
+    const char *state = "completed";
+    if (s == WG_OK && e->interrupted) {
+        state = "interrupted";
+        s = exp_checkpoint_save(e);
+        if (s == WG_OK)
+            exp_log(e, "interrupted at generator step %" PRId64 "; continue with --resume %s",
+                    e->gen_step, e->dir);
+    }
+    if (s != WG_OK) {
+        snprintf(message, sizeof message, "%s", wg_last_error());
+        state = s == WG_ERR_NUMERIC ? "diverged" : "failed";
+        exp_log(e, "error: %s", message);
+    } else if (!e->interrupted) {
+        exp_log(e, "finished %" PRId64 " generator steps in %.1f s", e->gen_step, exp_seconds(e));
+    }
+    wg_status written = exp_write_summary(e, state, message);
+    if (s != WG_OK) return wg_fail(s, "%s", message);
+    return written;
+}

@@ -1,0 +1,328 @@
+/* The plugin loader: the built-in plugins by kind and name, the deliberately broken
+ * plugins of tests/fixtures/plugins (each refused with its reason, none stopping the
+ * others), the search path's order and shadowing, and the unknown-name message. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plugin/loader.h"
+
+static const char *fixture_dir(void) {
+    const char *dir = getenv("WGAN_TEST_PLUGIN_DIR");
+    if (!dir || !*dir) fail_msg("WGAN_TEST_PLUGIN_DIR is not set (run through ctest)");
+    return dir;
+}
+
+/* Loads with WGAN_PLUGIN_PATH set to `path` (NULL: unset). */
+static wg_plugins *load_with_path(const char *path) {
+    if (path)
+        setenv(WG_PLUGIN_PATH_ENV, path, 1);
+    else
+        unsetenv(WG_PLUGIN_PATH_ENV);
+    wg_plugins *plugins = NULL;
+    assert_int_equal(wg_plugins_load(&plugins), WG_OK);
+    assert_non_null(plugins);
+    return plugins;
+}
+
+static void print_diagnostics(const wg_plugins *plugins) {
+    for (int i = 0; i < wg_plugins_diagnostic_count(plugins); i++)
+        printf("  diagnostic: %s\n", wg_plugins_diagnostic(plugins, i));
+}
+
+static bool has_diagnostic(const wg_plugins *plugins, const char *text) {
+    for (int i = 0; i < wg_plugins_diagnostic_count(plugins); i++)
+        if (strcmp(wg_plugins_diagnostic(plugins, i), text) == 0) return true;
+    return false;
+}
+
+/* Fails unless a diagnostic equals "<dir>/<file>: <reason>". */
+static void expect_diagnostic(const wg_plugins *plugins, const char *dir, const char *file,
+                              const char *reason) {
+    char text[1024];
+    snprintf(text, sizeof text, "%s/%s: %s", dir, file, reason);
+    if (!has_diagnostic(plugins, text)) {
+        print_diagnostics(plugins);
+        fail_msg("missing diagnostic: %s", text);
+    }
+}
+
+static const wg_plugin *expect_plugin(const wg_plugins *plugins, wg_plugin_kind kind,
+                                      const char *name) {
+    const wg_plugin *p = NULL;
+    if (wg_plugins_find(plugins, kind, name, &p) != WG_OK)
+        fail_msg("%s plugin '%s': %s", wg_plugin_kind_name(kind), name, wg_last_error());
+    assert_non_null(p);
+    assert_int_equal(p->kind, kind);
+    assert_string_equal(p->name, name);
+    return p;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static void test_builtins(void **state) {
+    (void)state;
+    wg_plugins *plugins = load_with_path(NULL);
+    print_diagnostics(plugins);
+    assert_int_equal(wg_plugins_diagnostic_count(plugins), 0);
+
+    static const char *const lipschitz[] = {"gradient_penalty", "none", "spectral_norm",
+                                            "weight_clip"};
+    for (size_t i = 0; i < sizeof lipschitz / sizeof *lipschitz; i++) {
+        const wg_plugin *p = expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, lipschitz[i]);
+        char file[128];
+        snprintf(file, sizeof file, "/wgan_lipschitz_%s.so", lipschitz[i]);
+        assert_true(ends_with(p->path, file));
+        assert_true(p->summary[0] != '\0');
+        assert_int_equal(p->abi_major, WG_PLUGIN_ABI_MAJOR);
+        assert_int_equal(p->vt.lipschitz.struct_size, sizeof(wg_lipschitz_vtable));
+        assert_non_null(p->vt.lipschitz.create);
+        assert_non_null(p->vt.lipschitz.destroy);
+    }
+    const wg_lipschitz_vtable *gp =
+        &expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "gradient_penalty")->vt.lipschitz;
+    assert_non_null(gp->penalty);
+    assert_null(gp->reparametrize);
+    assert_null(gp->project);
+    assert_true(gp->flags & WG_LIPSCHITZ_PER_SAMPLE_GRADIENTS);
+    assert_non_null(
+        expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "weight_clip")->vt.lipschitz.project);
+    assert_non_null(
+        expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "spectral_norm")->vt.lipschitz.reparametrize);
+
+    static const char *const losses[] = {"gan", "hinge", "wasserstein"};
+    for (size_t i = 0; i < sizeof losses / sizeof *losses; i++) {
+        const wg_loss_vtable *vt = &expect_plugin(plugins, WG_PLUGIN_LOSS, losses[i])->vt.loss;
+        assert_non_null(vt->critic_loss);
+        assert_non_null(vt->generator_loss);
+    }
+
+    /* sorted by kind, then name */
+    for (int i = 1; i < wg_plugins_count(plugins); i++) {
+        const wg_plugin *a = wg_plugins_at(plugins, i - 1), *b = wg_plugins_at(plugins, i);
+        assert_true(a->kind < b->kind || (a->kind == b->kind && strcmp(a->name, b->name) < 0));
+    }
+    /* the folder searched when WGAN_PLUGIN_PATH is unset: build, then install */
+    assert_int_equal(wg_plugins_dir_count(plugins), 2);
+    wg_plugins_free(plugins);
+}
+
+static void test_unknown_name_lists_known(void **state) {
+    (void)state;
+    wg_plugins *plugins = load_with_path(NULL);
+    const wg_plugin *p = (const wg_plugin *)1;
+    assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LIPSCHITZ, "gradient_penalt", &p),
+                     WG_ERR_CONFIG);
+    assert_null(p);
+    assert_string_equal(wg_last_error(), "unknown lipschitz plugin 'gradient_penalt'; known: "
+                                         "gradient_penalty, none, spectral_norm, weight_clip");
+    assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, "wgan", &p), WG_ERR_CONFIG);
+    assert_string_equal(wg_last_error(),
+                        "unknown loss plugin 'wgan'; known: gan, hinge, wasserstein");
+    /* a name of another kind is not found either */
+    assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, "weight_clip", &p), WG_ERR_CONFIG);
+    wg_plugins_free(plugins);
+
+    /* no plugin of the kind at all */
+    const char *none[] = {"/nonexistent-wgan-plugins"};
+    assert_int_equal(wg_plugins_load_dirs(1, none, &plugins), WG_OK);
+    assert_int_equal(wg_plugins_count(plugins), 0);
+    assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_DATA, "mnist", &p), WG_ERR_CONFIG);
+    assert_non_null(strstr(wg_last_error(), "unknown data plugin 'mnist'; no data plugins"));
+    assert_true(has_diagnostic(
+        plugins,
+        "/nonexistent-wgan-plugins: cannot read plugin folder: No such file or directory"));
+    wg_plugins_free(plugins);
+}
+
+static void test_broken_fixtures(void **state) {
+    (void)state;
+    const char *dir = fixture_dir();
+    wg_plugins *plugins = load_with_path(dir);
+    char abi[128];
+
+    snprintf(abi, sizeof abi, "built for plugin ABI %d.0, this wgan speaks %d.%d",
+             WG_PLUGIN_ABI_MAJOR + 1, WG_PLUGIN_ABI_MAJOR, WG_PLUGIN_ABI_MINOR);
+    expect_diagnostic(plugins, dir, "abi_major2.so", abi);
+    snprintf(abi, sizeof abi, "built for plugin ABI %d.%d, this wgan speaks %d.%d",
+             WG_PLUGIN_ABI_MAJOR, WG_PLUGIN_ABI_MINOR + 1, WG_PLUGIN_ABI_MAJOR,
+             WG_PLUGIN_ABI_MINOR);
+    expect_diagnostic(plugins, dir, "abi_newer_minor.so", abi);
+    expect_diagnostic(plugins, dir, "no_entry.so",
+                      "no wg_plugin_entry symbol (not a wgan plugin?)");
+    expect_diagnostic(plugins, dir, "unresolved.so",
+                      "dlopen: undefined symbol: wg_fixture_missing_symbol");
+    char small[160];
+    snprintf(small, sizeof small,
+             "descriptor struct_size 8 is smaller than the %zu bytes plugin ABI %d.%d needs",
+             sizeof(wg_plugin_desc), WG_PLUGIN_ABI_MAJOR, WG_PLUGIN_ABI_MINOR);
+    expect_diagnostic(plugins, dir, "small_desc.so", small);
+    snprintf(small, sizeof small,
+             "loss plugin 'small_vtable': vtable struct_size 8 is smaller than the %zu bytes "
+             "its required functions need",
+             sizeof(wg_loss_vtable));
+    expect_diagnostic(plugins, dir, "small_vtable.so", small);
+    expect_diagnostic(plugins, dir, "null_fn.so",
+                      "loss plugin 'null_fn': required function 'generator_loss' is NULL");
+
+    /* one file, several descriptors: each bad one reported, the good one kept */
+    expect_diagnostic(plugins, dir, "multi.so", "unknown plugin kind 9");
+    expect_diagnostic(plugins, dir, "multi.so", "NULL descriptor");
+    expect_diagnostic(plugins, dir, "multi.so", "loss plugin without a name");
+    expect_diagnostic(plugins, dir, "multi.so", "loss plugin 'multi_no_vtable' has no vtable");
+    char shadow[1024];
+    snprintf(shadow, sizeof shadow, "loss plugin 'multi_ok' is shadowed by %s/multi.so", dir);
+    expect_diagnostic(plugins, dir, "multi.so", shadow);
+    assert_string_equal(expect_plugin(plugins, WG_PLUGIN_LOSS, "multi_ok")->summary,
+                        "the good one");
+
+    /* refused ones are not found; the built-ins still are */
+    const char *refused[] = {"abi_major2", "abi_newer_minor", "small_desc",     "small_vtable",
+                             "null_fn",    "unresolved",      "multi_no_vtable"};
+    const wg_plugin *p;
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, refused[i], &p), WG_ERR_CONFIG);
+    expect_plugin(plugins, WG_PLUGIN_LOSS, "wasserstein");
+    expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "gradient_penalty");
+
+    /* a vtable shorter than the runtime's: the hooks past its size read as absent */
+    p = expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "truncated");
+    assert_int_equal(p->vt.lipschitz.struct_size, offsetof(wg_lipschitz_vtable, reparametrize));
+    assert_non_null(p->vt.lipschitz.create);
+    assert_null(p->vt.lipschitz.reparametrize);
+    assert_null(p->vt.lipschitz.penalty);
+    assert_null(p->vt.lipschitz.project);
+
+    /* the fixture folder comes first: its weight_clip shadows the built-in one */
+    p = expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "weight_clip");
+    assert_string_equal(p->summary, "stand-in");
+    bool reported = false;
+    for (int i = 0; i < wg_plugins_diagnostic_count(plugins); i++) {
+        const char *d = wg_plugins_diagnostic(plugins, i);
+        snprintf(shadow, sizeof shadow,
+                 "/wgan_lipschitz_weight_clip.so: lipschitz plugin 'weight_clip' is shadowed by "
+                 "%s/twin_a.so",
+                 dir);
+        if (ends_with(d, shadow)) reported = true;
+    }
+    assert_true(reported);
+    /* within one folder, files load in name order */
+    assert_string_equal(expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "twin")->summary, "a");
+    wg_plugins_free(plugins);
+}
+
+/* A temporary folder with symbolic links to fixtures. */
+typedef struct temp_dir {
+    char path[256];
+    char links[4][512];
+    int n_links;
+} temp_dir;
+
+static void temp_dir_make(temp_dir *t) {
+    snprintf(t->path, sizeof t->path, "%s/wgan-plugin-test-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    assert_non_null(mkdtemp(t->path));
+    t->n_links = 0;
+}
+
+static void temp_dir_link(temp_dir *t, const char *target, const char *name) {
+    assert_true(t->n_links < 4);
+    char link[sizeof t->links[0]];
+    snprintf(link, sizeof link, "%s/%s", t->path, name);
+    assert_int_equal(symlink(target, link), 0);
+    memcpy(t->links[t->n_links++], link, sizeof link);
+}
+
+static void temp_dir_remove(temp_dir *t) {
+    for (int i = 0; i < t->n_links; i++) unlink(t->links[i]);
+    rmdir(t->path);
+}
+
+static void test_path_order_and_shadowing(void **state) {
+    (void)state;
+    const char *dir = fixture_dir();
+    char a_so[512], b_so[512];
+    snprintf(a_so, sizeof a_so, "%s/twin_a.so", dir);
+    snprintf(b_so, sizeof b_so, "%s/twin_b.so", dir);
+    temp_dir a, b;
+    temp_dir_make(&a);
+    temp_dir_make(&b);
+    temp_dir_link(&a, a_so, "twin.so");
+    /* the same file reached twice is loaded once, silently: a/again.so, first by name */
+    temp_dir_link(&a, a_so, "again.so");
+    temp_dir_link(&b, b_so, "twin.so");
+    temp_dir_link(&b, "/etc/hostname", "text.so"); /* not a shared object at all */
+
+    char path[1024], reason[1024];
+    /* empty entries are skipped */
+    snprintf(path, sizeof path, "%s::%s:", b.path, a.path);
+    wg_plugins *plugins = load_with_path(path);
+    assert_int_equal(wg_plugins_dir_count(plugins), 4);
+    assert_string_equal(wg_plugins_dir(plugins, 0), b.path);
+    assert_string_equal(wg_plugins_dir(plugins, 1), a.path);
+    assert_string_equal(expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "twin")->summary, "b");
+    snprintf(reason, sizeof reason, "lipschitz plugin 'twin' is shadowed by %s/twin.so", b.path);
+    expect_diagnostic(plugins, a.path, "again.so", reason);
+    const wg_plugin *clip = expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "weight_clip");
+    snprintf(reason, sizeof reason, "%s/again.so", a.path);
+    assert_string_equal(clip->path, reason);
+    bool dlopen_reported = false;
+    snprintf(reason, sizeof reason, "%s/text.so: dlopen: ", b.path);
+    for (int i = 0; i < wg_plugins_diagnostic_count(plugins); i++)
+        if (strncmp(wg_plugins_diagnostic(plugins, i), reason, strlen(reason)) == 0)
+            dlopen_reported = true;
+    if (!dlopen_reported) print_diagnostics(plugins);
+    assert_true(dlopen_reported);
+    int a_diagnostics = 0;
+    for (int i = 0; i < wg_plugins_diagnostic_count(plugins); i++)
+        if (strncmp(wg_plugins_diagnostic(plugins, i), a.path, strlen(a.path)) == 0)
+            a_diagnostics++;
+    assert_int_equal(a_diagnostics, 1); /* a/twin.so is again.so: not loaded twice */
+    wg_plugins_free(plugins);
+
+    /* the other order */
+    snprintf(path, sizeof path, "%s:%s", a.path, b.path);
+    plugins = load_with_path(path);
+    assert_string_equal(expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "twin")->summary, "a");
+    snprintf(reason, sizeof reason, "lipschitz plugin 'twin' is shadowed by %s/again.so", a.path);
+    expect_diagnostic(plugins, b.path, "twin.so", reason);
+    wg_plugins_free(plugins);
+
+    temp_dir_remove(&a);
+    temp_dir_remove(&b);
+}
+
+static void test_kind_names(void **state) {
+    (void)state;
+    const wg_plugin_kind all[] = {WG_PLUGIN_LIPSCHITZ, WG_PLUGIN_LOSS, WG_PLUGIN_ARCH,
+                                  WG_PLUGIN_DATA};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        wg_plugin_kind kind;
+        assert_int_equal(wg_plugin_kind_parse(wg_plugin_kind_name(all[i]), &kind), WG_OK);
+        assert_int_equal(kind, all[i]);
+    }
+    assert_string_equal(wg_plugin_kind_name(WG_PLUGIN_LIPSCHITZ), "lipschitz");
+    assert_string_equal(wg_plugin_kind_name((wg_plugin_kind)42), "?");
+    wg_plugin_kind kind;
+    assert_int_equal(wg_plugin_kind_parse("critic", &kind), WG_ERR_INVALID);
+    assert_non_null(strstr(wg_last_error(), "lipschitz, loss, arch, data"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_builtins),        cmocka_unit_test(test_unknown_name_lists_known),
+        cmocka_unit_test(test_broken_fixtures), cmocka_unit_test(test_path_order_and_shadowing),
+        cmocka_unit_test(test_kind_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
