@@ -53,7 +53,7 @@ static const glyph font[] = {
     {'d', {0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F}},
     {'e', {0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E}},
     {'f', {0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08}},
-    {'g', {0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E}},
+    {'g', {0x00, 0x00, 0x0F, 0x11, 0x0F, 0x01, 0x0E}},
     {'h', {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11}},
     {'i', {0x04, 0x00, 0x0C, 0x04, 0x04, 0x04, 0x0E}},
     {'j', {0x02, 0x00, 0x06, 0x02, 0x02, 0x12, 0x0C}},
@@ -63,7 +63,7 @@ static const glyph font[] = {
     {'n', {0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11}},
     {'o', {0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E}},
     {'p', {0x00, 0x00, 0x1E, 0x11, 0x1E, 0x10, 0x10}},
-    {'q', {0x00, 0x00, 0x0D, 0x13, 0x0F, 0x01, 0x01}},
+    {'q', {0x00, 0x00, 0x0F, 0x11, 0x0F, 0x01, 0x01}},
     {'r', {0x00, 0x00, 0x16, 0x19, 0x10, 0x10, 0x10}},
     {'s', {0x00, 0x00, 0x0E, 0x10, 0x0E, 0x01, 0x1E}},
     {'t', {0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06}},
@@ -150,7 +150,11 @@ static axis_ticks ticks_for(range r) {
 static void tick_label(char *buf, size_t size, const axis_ticks *t, int i) {
     double v = t->first + i * t->step;
     if (fabs(v) < t->step * 1e-6) v = 0;
-    snprintf(buf, size, "%.*f", t->decimals, v);
+    /* a diverging generator makes huge ranges: keep labels short */
+    if (t->step >= 1e5 || t->step < 1e-4)
+        snprintf(buf, size, "%.3g", v);
+    else
+        snprintf(buf, size, "%.*f", t->decimals, v);
 }
 
 static int label_width(const axis_ticks *t) {
@@ -237,8 +241,8 @@ static int coordinate_range(const float *x, int64_t n, int dim, int k, double q,
     return 1;
 }
 
-/* The real data's range, widened to show most generated points but never so far that
- * a diverging generator squeezes the real data into a corner, then padded. */
+/* The real data's range widened to most generated points (a few stragglers may fall
+ * outside), then padded. */
 static int plot_range(const float *real, int64_t n_real, const float *gen, int64_t n_gen,
                       int dim, int k, range *out) {
     range r = {-1, 1}, g;
@@ -246,12 +250,9 @@ static int plot_range(const float *real, int64_t n_real, const float *gen, int64
     int have_gen = coordinate_range(gen, n_gen, dim, k, 0.01, &g);
     if (have_real < 0 || have_gen < 0) return -1;
     if (!have_real && have_gen) r = g;
-    double center = (r.lo + r.hi) / 2, half = (r.hi - r.lo) / 2;
-    if (half < 1e-6) half = 1;
     if (have_gen && have_real) {
-        double lo = fmax(g.lo, center - 4 * half), hi = fmin(g.hi, center + 4 * half);
-        r.lo = fmin(r.lo, lo);
-        r.hi = fmax(r.hi, hi);
+        r.lo = fmin(r.lo, g.lo);
+        r.hi = fmax(r.hi, g.hi);
     }
     double pad = 0.08 * (r.hi - r.lo);
     if (pad < 1e-6) pad = 0.5;

@@ -1,0 +1,16 @@
+/* Scratch folders for tests that write files: created under $TMPDIR (or /tmp) and
+ * removed with everything in them. */
+#ifndef WGAN_TEST_TMPDIR_H
+#define WGAN_TEST_TMPDIR_H
+
+/* A new empty folder "<tmp>/<prefix>-XXXXXX"; fails the test when it cannot be made.
+ * The returned string is owned by the caller (free()). */
+char *td_make(const char *prefix);
+/* Removes `path` and everything below it, then frees it; NULL is fine. */
+void td_remove(char *path);
+/* "<dir>/<name>" in a new string (free()). */
+char *td_join(const char *dir, const char *name);
+/* Writes `text` to `path`, failing the test on error. */
+void td_write_text(const char *path, const char *text);
+
+#endif

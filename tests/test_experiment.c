@@ -1,0 +1,565 @@
+/* The experiment runtime end to end: configuration errors through the library and the
+ * wgan program, exact resumption, checkpoint contents, divergence handling, learning
+ * on 8 gaussians with each Lipschitz strategy, and cpu against PoCL. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "experiment/experiment.h"
+#include "experiment/fileio.h"
+#include "experiment/safetensors.h"
+#include "tmpdir.h"
+#include "wgan/device.h"
+
+/* Line numbers below refer to this text. */
+static const char *const base_yaml = "name: t\n"                              /* 1 */
+                                     "seed: 3\n"                              /* 2 */
+                                     "device: cpu\n"                          /* 3 */
+                                     "data:\n"                                /* 4 */
+                                     "  plugin: 8gaussians\n"                 /* 5 */
+                                     "arch:\n"                                /* 6 */
+                                     "  plugin: mlp\n"                        /* 7 */
+                                     "  hidden: [16, 16]\n"                   /* 8 */
+                                     "loss:\n"                                /* 9 */
+                                     "  plugin: wasserstein\n"                /* 10 */
+                                     "lipschitz:\n"                           /* 11 */
+                                     "  plugin: gradient_penalty\n"           /* 12 */
+                                     "  lambda: 0.1\n"                        /* 13 */
+                                     "train:\n"                               /* 14 */
+                                     "  batch: 32\n"                          /* 15 */
+                                     "  steps: 12\n"                          /* 16 */
+                                     "  n_critic: 2\n"                        /* 17 */
+                                     "  log_every: 2\n"                       /* 18 */
+                                     "  sample_every: 6\n"                    /* 19 */
+                                     "  checkpoint_every: 4\n"                /* 20 */
+                                     "optimizer:\n"                           /* 21 */
+                                     "  critic: {kind: adam, lr: 1e-3}\n"     /* 22 */
+                                     "  generator: {kind: adam, lr: 1e-3}\n"; /* 23 */
+
+typedef struct fixture {
+    char *dir;
+} fixture;
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = td_make("wgan-exp");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    td_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+/* base_yaml with line `line` (1-based) replaced by `replacement` (may hold several
+ * lines, or be "" to drop it). */
+static char *edit(int line, const char *replacement) {
+    wg_buf b = {0};
+    const char *p = base_yaml;
+    for (int n = 1; *p; n++) {
+        const char *end = strchr(p, '\n') + 1;
+        if (n == line)
+            wg_buf_puts(&b, replacement);
+        else
+            wg_buf_append(&b, p, (size_t)(end - p));
+        p = end;
+    }
+    assert_false(b.failed);
+    return b.data;
+}
+
+static char *write_config(const fixture *f, const char *name, const char *text) {
+    char *path = td_join(f->dir, name);
+    td_write_text(path, text);
+    return path;
+}
+
+/* ---- running ---- */
+
+typedef struct run_spec {
+    const char *config; /* a path, or NULL with resume */
+    const char *resume;
+    const char *out;
+    const char *const *overrides;
+    int n_overrides;
+    int64_t stop_after;
+} run_spec;
+
+static wg_status run(const run_spec *r, wg_experiment **keep) {
+    wg_experiment_options o = {.config_path = r->config,
+                               .resume_dir = r->resume,
+                               .out_dir = r->out,
+                               .overrides = r->overrides,
+                               .n_overrides = r->n_overrides,
+                               .progress = WG_PROGRESS_QUIET,
+                               .stop_after = r->stop_after};
+    wg_experiment *e = NULL;
+    wg_status s = wg_experiment_load(&o, &e);
+    if (s == WG_OK) s = wg_experiment_run(e);
+    if (keep)
+        *keep = e;
+    else
+        wg_experiment_free(e);
+    return s;
+}
+
+static void run_ok(const run_spec *r) {
+    wg_status s = run(r, NULL);
+    if (s != WG_OK) fail_msg("run failed: %s", wg_last_error());
+}
+
+/* ---- configuration errors ---- */
+
+/* The message must start with "<path>:<line>:<col>: ". */
+static void expect_position(const char *message, const char *path, int line) {
+    size_t n = strlen(path);
+    if (strncmp(message, path, n) != 0 || message[n] != ':')
+        fail_msg("'%s' does not start with '%s:'", message, path);
+    char *end;
+    long got_line = strtol(message + n + 1, &end, 10);
+    long col = *end == ':' ? strtol(end + 1, &end, 10) : 0;
+    if (got_line != line || col < 1 || strncmp(end, ": ", 2) != 0)
+        fail_msg("'%s' is not at line %d with a column", message, line);
+}
+
+typedef struct config_case {
+    int line;                /* of base_yaml to replace */
+    const char *replacement; /* "%s" stands for the fixture folder */
+    int error_line;
+    const char *mentions[3];
+} config_case;
+
+static const config_case config_cases[] = {
+    /* unknown key, with a suggestion */
+    {13, "  lambda: 0.1\n  lamda: 2\n", 14, {"lamda", "did you mean 'lambda'"}},
+    /* duplicate key */
+    {15, "  batch: 32\n  batch: 64\n", 16, {"duplicate", "batch"}},
+    /* wrong type */
+    {15, "  batch: many\n", 15, {"train.batch", "many"}},
+    /* out of range */
+    {17, "  n_critic: 0\n", 17, {"train.n_critic", "0"}},
+    /* unknown plugin, listing the known ones */
+    {5, "  plugin: 9gaussians\n", 5, {"9gaussians", "8gaussians", "25gaussians"}},
+    /* a data file that is not there */
+    {5, "  plugin: idx\n  path: %s/no-such-dataset\n", -1, {"no-such-dataset"}},
+    /* a key the optimizer kind does not have */
+    {22, "  critic: {kind: adam, lr: 1e-3, momentum: 0.9}\n", 22, {"momentum"}},
+    /* an unknown optimizer kind */
+    {22, "  critic: {kind: adamw}\n", 22, {"adamw", "rmsprop"}},
+    /* a run name that cannot name a folder */
+    {1, "name: a/b\n", 1, {"name"}},
+};
+
+static char *case_text(const fixture *f, const config_case *c) {
+    char replacement[512];
+    snprintf(replacement, sizeof replacement, c->replacement, f->dir);
+    return edit(c->line, replacement);
+}
+
+static void check_message(const char *message, const char *path, const config_case *c) {
+    /* a plugin reports a missing file at the data section or at its key: any line */
+    if (c->error_line > 0)
+        expect_position(message, path, c->error_line);
+    else
+        expect_position(message, path, atoi(message + strlen(path) + 1));
+    for (int k = 0; k < 3 && c->mentions[k]; k++)
+        if (!strstr(message, c->mentions[k]))
+            fail_msg("'%s' does not mention '%s'", message, c->mentions[k]);
+}
+
+static void test_config_errors_through_the_library(void **state) {
+    fixture *f = *state;
+    for (size_t i = 0; i < sizeof config_cases / sizeof *config_cases; i++) {
+        char *text = case_text(f, &config_cases[i]);
+        char *path = write_config(f, "bad.yaml", text);
+        char *out = td_join(f->dir, "out");
+        wg_experiment *e = NULL;
+        wg_experiment_options o = {
+            .config_path = path, .out_dir = out, .progress = WG_PROGRESS_QUIET};
+        wg_status s = wg_experiment_load(&o, &e);
+        if (s != WG_ERR_CONFIG)
+            fail_msg("case %zu: status %s (%s)", i, wg_status_name(s), wg_last_error());
+        assert_null(e);
+        check_message(wg_last_error(), path, &config_cases[i]);
+        assert_false(wg_file_exists(out)); /* nothing written */
+        free(out);
+        free(path);
+        free(text);
+    }
+}
+
+static void test_override_errors(void **state) {
+    fixture *f = *state;
+    char *path = write_config(f, "good.yaml", base_yaml);
+    const char *const typo[] = {"train.stepz=5"};
+    run_spec r = {.config = path, .overrides = typo, .n_overrides = 1};
+    assert_int_equal(run(&r, NULL), WG_ERR_CONFIG);
+    assert_non_null(strstr(wg_last_error(), "train.stepz"));
+    const char *const range[] = {"train.batch=0"};
+    r.overrides = range;
+    assert_int_equal(run(&r, NULL), WG_ERR_CONFIG);
+    assert_non_null(strstr(wg_last_error(), "train.batch"));
+    free(path);
+}
+
+/* The wgan program next to this test program, or NULL. */
+static char *wgan_program(void) {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return NULL;
+    self[n] = 0;
+    char *program = td_join(dirname(self), "wgan");
+    if (access(program, X_OK) != 0) {
+        free(program);
+        return NULL;
+    }
+    return program;
+}
+
+static void test_config_errors_through_the_program(void **state) {
+    fixture *f = *state;
+    char *program = wgan_program();
+    if (!program) {
+        print_message("wgan program not found next to the test: skipped\n");
+        skip();
+    }
+    for (size_t i = 0; i < sizeof config_cases / sizeof *config_cases; i++) {
+        char *text = case_text(f, &config_cases[i]);
+        char *path = write_config(f, "bad.yaml", text);
+        char *out = td_join(f->dir, "out");
+        char *err = td_join(f->dir, "stderr.txt");
+        char command[8192];
+        snprintf(command, sizeof command, "'%s' run '%s' --out '%s' 2>'%s'", program, path, out,
+                 err);
+        int status = system(command);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 2);
+        char *message;
+        size_t size;
+        assert_int_equal(wg_read_file(err, &message, &size), WG_OK);
+        check_message(message, path, &config_cases[i]);
+        assert_false(wg_file_exists(out));
+        free(message);
+        free(err);
+        free(out);
+        free(path);
+        free(text);
+    }
+    free(program);
+}
+
+/* ---- resumption ---- */
+
+static char *read_text(const char *dir, const char *name) {
+    char *path = td_join(dir, name);
+    char *text;
+    size_t size;
+    if (wg_read_file(path, &text, &size) != WG_OK) fail_msg("%s", wg_last_error());
+    free(path);
+    return text;
+}
+
+/* metrics.csv without its `seconds` column. */
+static char *metrics_without_time(const char *dir) {
+    char *text = read_text(dir, "metrics.csv");
+    const char *header_end = strchr(text, '\n');
+    int column = 0, seconds = -1;
+    for (const char *p = text; p < header_end; p++) {
+        if (!strncmp(p, "seconds", 7) && (p == text || p[-1] == ',')) seconds = column;
+        column += *p == ',';
+    }
+    assert_true(seconds >= 0);
+    wg_buf b = {0};
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        int c = 0;
+        for (const char *p = line; p <= end; p++) {
+            if (c != seconds && *p != ',' && p < end) wg_buf_append(&b, p, 1);
+            if (*p == ',' || p == end) {
+                if (c != seconds) wg_buf_puts(&b, p == end ? "\n" : ",");
+                c++;
+            }
+        }
+        line = end + 1;
+    }
+    free(text);
+    return b.data;
+}
+
+static char *checkpoint_meta(const char *dir, const char *key) {
+    char *path = td_join(dir, "checkpoint.safetensors");
+    wg_safetensors *st;
+    if (wg_safetensors_read(path, &st) != WG_OK) fail_msg("%s", wg_last_error());
+    const char *v = wg_safetensors_meta(st, key);
+    char *copy = strdup(v ? v : "");
+    wg_safetensors_free(st);
+    free(path);
+    return copy;
+}
+
+/* A run killed after step 6 (its last checkpoint at step 4, its metrics up to step 6)
+ * and resumed ends bit for bit where an uninterrupted run does. */
+static void resume_case(fixture *f, const char *const *overrides, int n_overrides) {
+    char *config = write_config(f, "resume.yaml", base_yaml);
+    char *a = td_join(f->dir, "uninterrupted"), *b = td_join(f->dir, "killed");
+    run_ok(&(run_spec){
+        .config = config, .out = a, .overrides = overrides, .n_overrides = n_overrides});
+    run_ok(&(run_spec){.config = config,
+                       .out = b,
+                       .overrides = overrides,
+                       .n_overrides = n_overrides,
+                       .stop_after = 6});
+    char *step = checkpoint_meta(b, "generator_step");
+    assert_string_equal(step, "4");
+    free(step);
+    run_ok(&(run_spec){.resume = b});
+
+    char *ca = read_text(a, "checkpoint.safetensors"), *cb = read_text(b, "checkpoint.safetensors");
+    free(ca);
+    free(cb);
+    char *pa = td_join(a, "checkpoint.safetensors"), *pb = td_join(b, "checkpoint.safetensors");
+    size_t size_a, size_b;
+    assert_int_equal(wg_read_file(pa, &ca, &size_a), WG_OK);
+    assert_int_equal(wg_read_file(pb, &cb, &size_b), WG_OK);
+    assert_int_equal(size_a, size_b);
+    assert_memory_equal(ca, cb, size_a); /* bit for bit */
+    char *ma = metrics_without_time(a), *mb = metrics_without_time(b);
+    assert_string_equal(ma, mb);
+    char *summary = read_text(b, "summary.json");
+    assert_non_null(strstr(summary, "\"state\": \"completed\""));
+    free(summary);
+    free(ma);
+    free(mb);
+    free(ca);
+    free(cb);
+    free(pa);
+    free(pb);
+    free(a);
+    free(b);
+    free(config);
+}
+
+static void test_resume_gradient_penalty(void **state) {
+    resume_case(*state, NULL, 0);
+}
+
+/* Weight clipping: a projection plan after each critic step, RMSprop, and the
+ * official code's warm-up of 100 critic steps per generator step. */
+static void test_resume_weight_clip(void **state) {
+    const char *const o[] = {"lipschitz={plugin: weight_clip, clip: 0.05}", "train.warmup=true",
+                             "optimizer.critic={kind: rmsprop}",
+                             "optimizer.generator={kind: rmsprop}"};
+    resume_case(*state, o, 4);
+}
+
+/* Spectral norm keeps power-iteration vectors as state, batch norm in the generator
+ * running statistics: both must come back. */
+static void test_resume_spectral_norm(void **state) {
+    const char *const o[] = {"lipschitz={plugin: spectral_norm}", "arch.generator_norm=batch"};
+    resume_case(*state, o, 2);
+}
+
+/* ---- what a run writes ---- */
+
+static void test_run_folder_contents(void **state) {
+    fixture *f = *state;
+    char *config = write_config(f, "c.yaml", base_yaml);
+    char *out = td_join(f->dir, "run");
+    wg_experiment *e;
+    wg_status s = run(&(run_spec){.config = config, .out = out}, &e);
+    if (s != WG_OK) fail_msg("%s", wg_last_error());
+    wg_experiment_free(e);
+
+    /* every variable and every optimizer state, and the counters */
+    char *path = td_join(out, "checkpoint.safetensors");
+    wg_safetensors *st;
+    assert_int_equal(wg_safetensors_read(path, &st), WG_OK);
+    const char *expected[] = {"generator.fc1.weight",
+                              "generator.out.bias",
+                              "critic.fc2.weight",
+                              "critic.out.weight",
+                              "optimizer.critic.critic.fc1.weight.exp_avg",
+                              "optimizer.critic.critic.out.bias.exp_avg_sq",
+                              "optimizer.generator.generator.fc2.bias.exp_avg",
+                              "optimizer.critic.step",
+                              "optimizer.generator.step"};
+    for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
+        if (!wg_safetensors_find(st, expected[i]))
+            fail_msg("no '%s' in the checkpoint", expected[i]);
+    /* 2 linear layers + output in each network, weight and bias: 12 parameters; Adam:
+     * two moments each and a step counter per optimizer */
+    assert_int_equal(wg_safetensors_count(st), 12 + 2 * 12 + 2);
+    assert_string_equal(wg_safetensors_meta(st, "generator_step"), "12");
+    assert_string_equal(wg_safetensors_meta(st, "critic_step"), "24");
+    assert_string_equal(wg_safetensors_meta(st, "data_index"), "24");
+    assert_string_equal(wg_safetensors_meta(st, "rng_step"), "36"); /* one per plan run */
+    assert_string_equal(wg_safetensors_meta(st, "seed"), "3");
+    const wg_st_tensor *step = wg_safetensors_find(st, "optimizer.critic.step");
+    assert_float_equal(step->data[0], 24, 0);
+    wg_safetensors_free(st);
+    free(path);
+
+    /* metrics: a header and a row per logged step */
+    char *metrics = read_text(out, "metrics.csv");
+    assert_int_equal(strncmp(metrics,
+                             "step,critic_step,w_estimate,critic_loss,generator_loss,"
+                             "penalty,",
+                             56),
+                     0);
+    int rows = 0;
+    for (char *p = metrics; *p; p++) rows += *p == '\n';
+    assert_int_equal(rows, 1 + 6);
+    free(metrics);
+
+    /* the resolved configuration loads and runs again */
+    char *resolved = td_join(out, "config.yaml");
+    char *again = td_join(f->dir, "again");
+    const char *const shorter[] = {"train.steps=2"};
+    run_ok(&(run_spec){.config = resolved, .out = again, .overrides = shorter, .n_overrides = 1});
+    free(again);
+    free(resolved);
+
+    /* pictures at steps 0, 6, 12; a summary */
+    const char *files[] = {"samples/step_000000.png", "samples/step_000006.png",
+                           "samples/step_000012.png", "summary.json", "log.txt"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char *p = td_join(out, files[i]);
+        if (!wg_file_exists(p)) fail_msg("no %s", p);
+        free(p);
+    }
+    char *summary = read_text(out, "summary.json");
+    assert_non_null(strstr(summary, "\"generator_steps\": 12"));
+    assert_non_null(strstr(summary, "\"device\": \"cpu"));
+    free(summary);
+    free(out);
+    free(config);
+}
+
+static void test_batch_norm_warning(void **state) {
+    fixture *f = *state;
+    char *config = write_config(f, "bn.yaml", base_yaml);
+    char *out = td_join(f->dir, "bn");
+    const char *const o[] = {"train.steps=1", "arch.critic_norm=batch"};
+    run_ok(&(run_spec){.config = config, .out = out, .overrides = o, .n_overrides = 2});
+    char *log = read_text(out, "log.txt");
+    assert_non_null(strstr(log, "warning:"));
+    assert_non_null(strstr(log, "batch norm"));
+    free(log);
+    free(out);
+    free(config);
+}
+
+/* A critic trained with an absurd learning rate overflows: the run stops with a
+ * message naming the step, and the last checkpoint written is still a good one. */
+static void test_divergence_stops_the_run(void **state) {
+    fixture *f = *state;
+    char *config = write_config(f, "nan.yaml", base_yaml);
+    char *out = td_join(f->dir, "nan");
+    const char *const o[] = {"lipschitz=", "optimizer.critic={kind: sgd, lr: 1e6}",
+                             "train.steps=200", "train.log_every=1", "train.checkpoint_every=1"};
+    wg_status s =
+        run(&(run_spec){.config = config, .out = out, .overrides = o, .n_overrides = 5}, NULL);
+    assert_int_equal(s, WG_ERR_NUMERIC);
+    assert_non_null(strstr(wg_last_error(), "step"));
+    char *summary = read_text(out, "summary.json");
+    assert_non_null(strstr(summary, "\"state\": \"diverged\""));
+    free(summary);
+    char *path = td_join(out, "checkpoint.safetensors");
+    wg_safetensors *st;
+    assert_int_equal(wg_safetensors_read(path, &st), WG_OK);
+    for (int i = 0; i < wg_safetensors_count(st); i++) {
+        const wg_st_tensor *t = wg_safetensors_at(st, i);
+        for (int64_t j = 0; j < wg_shape_numel(&t->shape); j++) assert_true(isfinite(t->data[j]));
+    }
+    wg_safetensors_free(st);
+    free(path);
+    free(out);
+    free(config);
+}
+
+/* ---- learning ---- */
+
+/* Modes of the 8 gaussians (radius 2, divided by 1.414) holding at least 2% of the
+ * points within 0.1 of their centre (the modes' own std is 0.014). */
+static int modes_covered(const float *x, int64_t n) {
+    int64_t counts[8] = {0};
+    for (int64_t i = 0; i < n; i++)
+        for (int k = 0; k < 8; k++) {
+            double a = M_PI / 4 * k;
+            double cx = 2 * cos(a) / 1.414, cy = 2 * sin(a) / 1.414;
+            if (hypot(x[2 * i] - cx, x[2 * i + 1] - cy) < 0.1) counts[k]++;
+        }
+    int modes = 0;
+    for (int k = 0; k < 8; k++) modes += counts[k] >= 0.02 * (double)n;
+    return modes;
+}
+
+static const char *const learn_yaml = "name: learn\n"
+                                      "seed: 1\n"
+                                      "device: cpu\n"
+                                      "data: {plugin: 8gaussians}\n"
+                                      "arch: {plugin: mlp, hidden: [128, 128, 128]}\n"
+                                      "loss: {plugin: wasserstein}\n"
+                                      "lipschitz: %s\n"
+                                      "train: {batch: 256, steps: %d, n_critic: 5, log_every: "
+                                      "500, sample_every: 0, checkpoint_every: 0, samples: 2000}\n"
+                                      "optimizer:\n"
+                                      "  critic: %s\n"
+                                      "  generator: %s\n";
+
+static int learn(fixture *f, const char *lipschitz, int steps, const char *optimizer) {
+    char text[2048];
+    snprintf(text, sizeof text, learn_yaml, lipschitz, steps, optimizer, optimizer);
+    char *config = write_config(f, "learn.yaml", text);
+    char *out = td_join(f->dir, "learn");
+    wg_experiment *e;
+    wg_status s = run(&(run_spec){.config = config, .out = out}, &e);
+    if (s != WG_OK) fail_msg("%s", wg_last_error());
+    float *x;
+    int64_t n, numel;
+    assert_int_equal(wg_experiment_generate(e, &x, &n, &numel), WG_OK);
+    assert_int_equal(numel, 2);
+    int modes = modes_covered(x, n);
+    print_message("%s, %d steps: %d of 8 modes\n", lipschitz, steps, modes);
+    free(x);
+    wg_experiment_free(e);
+    free(out);
+    free(config);
+    return modes;
+}
+
+static const char *const adam = "{kind: adam, lr: 1e-4, betas: [0.5, 0.9]}";
+
+static void test_learns_8_gaussians_gradient_penalty(void **state) {
+    int modes = learn(*state, "{plugin: gradient_penalty, lambda: 0.1}", 2000, adam);
+    assert_true(modes >= 7);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_config_errors_through_the_library, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_override_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_errors_through_the_program, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_gradient_penalty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_weight_clip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_spectral_norm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_folder_contents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_norm_warning, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_divergence_stops_the_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_learns_8_gaussians_gradient_penalty, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
