@@ -145,7 +145,7 @@ static void test_image_grid(void **state) {
     for (int i = 0; i < COUNT * H * W; i++) images[i] = i % 2 ? 1.0f : -1.0f;
     wg_image im;
     assert_int_equal(wg_plot_images(images, COUNT, 1, H, W, &im), WG_OK);
-    /* 3 x 2 grid of cells; each image scaled by the same integer factor */
+    /* 3 x 2 grid of cells, each image scaled up by the same integer factor */
     int scale = (im.width - 2) / 3 - 2;
     assert_true(scale >= W);
     assert_int_equal(scale % W, 0);

@@ -8,24 +8,23 @@
 #include "experiment/experiment.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: wgan run EXPERIMENT.yaml [options]\n"
-            "       wgan run --resume DIR [--set KEY=VALUE]... [--device SPEC]\n"
-            "\n"
-            "Trains the experiment and writes a run folder: config.yaml, metrics.csv,\n"
-            "samples/, checkpoint.safetensors, summary.json, log.txt.\n"
-            "\n"
-            "options:\n"
-            "  --set KEY=VALUE  override a key of the file, e.g. --set train.steps=500\n"
-            "                   (repeatable; VALUE is YAML: 0.5, [0.5, 0.9], \"text\")\n"
-            "  --device SPEC    auto | cpu | opencl | opencl:N | a vendor or name substring\n"
-            "  --out DIR        run folder (default runs/<name>-<date>-<time>)\n"
-            "  --resume DIR     continue the run in DIR from its checkpoint\n"
-            "  --progress MODE  bar | lines | quiet (default: bar on a terminal, else lines)\n"
-            "\n"
-            "Exit status: 0 done, 1 failed while training (the message says why, the run\n"
-            "folder keeps the last good checkpoint), 2 bad usage or configuration,\n"
-            "130 interrupted (a checkpoint was written; continue with --resume).\n");
+    fprintf(out, "usage: wgan run EXPERIMENT.yaml [options]\n"
+                 "       wgan run --resume DIR [--set KEY=VALUE]... [--device SPEC]\n"
+                 "\n"
+                 "Trains the experiment and writes a run folder: config.yaml, metrics.csv,\n"
+                 "samples/, checkpoint.safetensors, summary.json, log.txt.\n"
+                 "\n"
+                 "options:\n"
+                 "  --set KEY=VALUE  override a key of the file, e.g. --set train.steps=500\n"
+                 "                   (repeatable; VALUE is YAML: 0.5, [0.5, 0.9], \"text\")\n"
+                 "  --device SPEC    auto | cpu | opencl | opencl:N | a vendor or name substring\n"
+                 "  --out DIR        run folder (default runs/<name>-<date>-<time>)\n"
+                 "  --resume DIR     continue the run in DIR from its checkpoint\n"
+                 "  --progress MODE  bar | lines | quiet (default: bar on a terminal, else lines)\n"
+                 "\n"
+                 "Exit status: 0 done, 1 failed while training (the message says why, the run\n"
+                 "folder keeps the last good checkpoint), 2 bad usage or configuration,\n"
+                 "130 interrupted (a checkpoint was written; continue with --resume).\n");
 }
 
 static void on_signal(int sig) {

@@ -90,8 +90,8 @@ static wg_node reparametrized(wg_build *build, int index) {
     if (build->used[index] != WG_NONE) return build->used[index];
     const char *short_name = e->name + strlen(build->network) + 1;
     wg_node used = WG_NONE;
-    wg_status status = build->lipschitz->reparametrize(build->lipschitz_state, build, short_name,
-                                                       e->node, &used);
+    wg_status status =
+        build->lipschitz->reparametrize(build->lipschitz_state, build, short_name, e->node, &used);
     if (status != WG_OK) {
         build_fail(build, status);
         return WG_NONE;

@@ -83,10 +83,14 @@ wg_status exp_checkpoint_save(wg_experiment *e) {
         snprintf(rng, sizeof rng, "%" PRIu64, wg_session_step(e->session));
         snprintf(seed, sizeof seed, "%" PRIu64, e->seed);
         const wg_st_meta meta[] = {
-            {"format", CHECKPOINT_FORMAT}, {"name", e->name},
-            {"generator_step", gen},       {"critic_step", critic},
-            {"data_index", critic},        {"rng_step", rng},
-            {"seed", seed},                {"wgan_version", WGAN_VERSION},
+            {"format", CHECKPOINT_FORMAT},
+            {"name", e->name},
+            {"generator_step", gen},
+            {"critic_step", critic},
+            {"data_index", critic},
+            {"rng_step", rng},
+            {"seed", seed},
+            {"wgan_version", WGAN_VERSION},
         };
         s = wg_safetensors_write(checkpoint_path(e, path, sizeof path), v.count, tensors,
                                  (int)(sizeof meta / sizeof *meta), meta);
@@ -121,8 +125,10 @@ static wg_status restore(wg_experiment *e, const wg_safetensors *f, const char *
         (s = meta_u64(f, path, "seed", &seed)) != WG_OK)
         return s;
     if (seed != e->seed)
-        return wg_fail(WG_ERR_CONFIG, "%s was written with seed %" PRIu64 ", the configuration "
-                       "says %" PRIu64, path, seed, e->seed);
+        return wg_fail(WG_ERR_CONFIG,
+                       "%s was written with seed %" PRIu64 ", the configuration "
+                       "says %" PRIu64,
+                       path, seed, e->seed);
     if (data != critic)
         return wg_fail(WG_ERR_IO, "%s: data index %" PRIu64 " differs from critic step %" PRIu64,
                        path, data, critic);
@@ -133,11 +139,13 @@ static wg_status restore(wg_experiment *e, const wg_safetensors *f, const char *
         wg_shape want = wg_node_shape(e->graph, v.nodes[i]);
         char a[64], b[64];
         if (!t)
-            s = wg_fail(WG_ERR_CONFIG, "%s lacks '%s': the configuration differs from the "
-                        "one the checkpoint was written with", path, v.names[i]);
+            s = wg_fail(WG_ERR_CONFIG,
+                        "%s lacks '%s': the configuration differs from the "
+                        "one the checkpoint was written with",
+                        path, v.names[i]);
         else if (!wg_shape_equal(&t->shape, &want))
-            s = wg_fail(WG_ERR_CONFIG, "%s holds '%s' as %s, the configuration makes it %s",
-                        path, v.names[i], wg_shape_str(&t->shape, a, sizeof a),
+            s = wg_fail(WG_ERR_CONFIG, "%s holds '%s' as %s, the configuration makes it %s", path,
+                        v.names[i], wg_shape_str(&t->shape, a, sizeof a),
                         wg_shape_str(&want, b, sizeof b));
         else
             s = wg_session_write(e->session, v.nodes[i], t->data);

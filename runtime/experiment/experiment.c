@@ -26,8 +26,7 @@ static wg_status read_optimizer(const wg_cfg *root, const char *key, wg_optim_co
         s = wg_cfg_double(sec, "lr", 1e-4, 0, big, &c.adam.lr);
         if (s == WG_OK) s = wg_cfg_doubles(sec, "betas", 0, 1, 2, 2, betas, NULL);
         if (s == WG_OK) s = wg_cfg_double(sec, "eps", c.adam.eps, 0, 1, &c.adam.eps);
-        if (s == WG_OK)
-            s = wg_cfg_double(sec, "weight_decay", 0, 0, big, &c.adam.weight_decay);
+        if (s == WG_OK) s = wg_cfg_double(sec, "weight_decay", 0, 0, big, &c.adam.weight_decay);
         if (s == WG_OK) s = wg_cfg_bool(sec, "amsgrad", false, &c.adam.amsgrad);
         if (s == WG_OK) s = wg_cfg_bool(sec, "maximize", false, &c.adam.maximize);
         c.adam.beta1 = betas[0];
@@ -38,8 +37,7 @@ static wg_status read_optimizer(const wg_cfg *root, const char *key, wg_optim_co
         s = wg_cfg_double(sec, "lr", 5e-5, 0, big, &c.rmsprop.lr);
         if (s == WG_OK) s = wg_cfg_double(sec, "alpha", c.rmsprop.alpha, 0, 1, &c.rmsprop.alpha);
         if (s == WG_OK) s = wg_cfg_double(sec, "eps", c.rmsprop.eps, 0, 1, &c.rmsprop.eps);
-        if (s == WG_OK)
-            s = wg_cfg_double(sec, "weight_decay", 0, 0, big, &c.rmsprop.weight_decay);
+        if (s == WG_OK) s = wg_cfg_double(sec, "weight_decay", 0, 0, big, &c.rmsprop.weight_decay);
         if (s == WG_OK) s = wg_cfg_double(sec, "momentum", 0, 0, big, &c.rmsprop.momentum);
         if (s == WG_OK) s = wg_cfg_bool(sec, "centered", false, &c.rmsprop.centered);
         if (s == WG_OK) s = wg_cfg_bool(sec, "maximize", false, &c.rmsprop.maximize);

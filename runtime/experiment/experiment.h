@@ -25,12 +25,12 @@ typedef enum wg_progress_mode {
 } wg_progress_mode;
 
 typedef struct wg_experiment_options {
-    const char *config_path;           /* the YAML file; NULL when resuming */
-    const char *resume_dir;            /* continue the run in this folder, or NULL */
-    const char *const *overrides;      /* "key.path=value" (--set) */
+    const char *config_path;      /* the YAML file; NULL when resuming */
+    const char *resume_dir;       /* continue the run in this folder, or NULL */
+    const char *const *overrides; /* "key.path=value" (--set) */
     int n_overrides;
-    const char *device;                /* replaces the file's `device`, or NULL */
-    const char *out_dir;               /* run folder; NULL: runs/<name>-<timestamp> */
+    const char *device;  /* replaces the file's `device`, or NULL */
+    const char *out_dir; /* run folder; NULL: runs/<name>-<timestamp> */
     wg_progress_mode progress;
     /* Testing aid: stop right after this generator step as if killed (no final
      * checkpoint or summary); 0 runs to the end. */

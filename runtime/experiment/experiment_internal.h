@@ -72,17 +72,17 @@ struct wg_experiment {
     wg_session *session;
     wg_optimizer *optimizer[2]; /* critic, generator */
     wg_plan *critic_plan, *gen_plan, *project_plan, *diag_plan, *sample_plan;
-    wg_node real;                            /* input [batch, sample...] */
-    wg_node sample_noise, sample_out;        /* fixed noise and G(noise) */
-    wg_node diag_norm_real, diag_norm_fake;  /* [batch] input-gradient norms */
+    wg_node real;                           /* input [batch, sample...] */
+    wg_node sample_noise, sample_out;       /* fixed noise and G(noise) */
+    wg_node diag_norm_real, diag_norm_fake; /* [batch] input-gradient norms */
     exp_column columns[WG_EXP_MAX_COLUMNS];
     int n_columns;
-    float *real_host;  /* one batch */
-    float *real_plot;  /* n_samples real samples for the pictures */
+    float *real_host; /* one batch */
+    float *real_plot; /* n_samples real samples for the pictures */
 
     /* ---- progress ---- */
     int64_t gen_step, critic_step; /* completed; critic_step is also the data index */
-    double seconds_before;        /* training time of earlier sessions of this run */
+    double seconds_before;         /* training time of earlier sessions of this run */
     double start_time;
     int64_t start_step;
     double last_w;

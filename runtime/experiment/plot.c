@@ -15,8 +15,7 @@ static void blend(wg_image *im, int x, int y, uint32_t color, double alpha) {
     for (int k = 0; k < 3; k++) p[k] = (uint8_t)lround(p[k] + alpha * (c[k] - p[k]));
 }
 
-static void fill_rect(wg_image *im, int x0, int y0, int x1, int y1, uint32_t color,
-                      double alpha) {
+static void fill_rect(wg_image *im, int x0, int y0, int x1, int y1, uint32_t color, double alpha) {
     for (int y = y0; y < y1; y++)
         for (int x = x0; x < x1; x++) blend(im, x, y, color, alpha);
 }
@@ -243,8 +242,8 @@ static int coordinate_range(const float *x, int64_t n, int dim, int k, double q,
 
 /* The real data's range widened to most generated points (a few stragglers may fall
  * outside), then padded. */
-static int plot_range(const float *real, int64_t n_real, const float *gen, int64_t n_gen,
-                      int dim, int k, range *out) {
+static int plot_range(const float *real, int64_t n_real, const float *gen, int64_t n_gen, int dim,
+                      int k, range *out) {
     range r = {-1, 1}, g;
     int have_real = coordinate_range(real, n_real, dim, k, 0, &r);
     int have_gen = coordinate_range(gen, n_gen, dim, k, 0.01, &g);
@@ -275,12 +274,12 @@ static void draw_header(wg_image *im, const char *title, int x0) {
     int x = legend_entry(im, x0, 8, "real", WG_PLOT_REAL_COLOR);
     x = legend_entry(im, x, 8, "generated", WG_PLOT_GENERATED_COLOR);
     if (title && *title)
-        wg_draw_text(im, im->width - 12 - wg_text_width(title, TEXT_SCALE), 8, title,
-                     TEXT_SCALE, BLACK);
+        wg_draw_text(im, im->width - 12 - wg_text_width(title, TEXT_SCALE), 8, title, TEXT_SCALE,
+                     BLACK);
 }
 
-static wg_status scatter_plot(const float *real, int64_t n_real, const float *gen,
-                              int64_t n_gen, int dim, const char *title, wg_image *out) {
+static wg_status scatter_plot(const float *real, int64_t n_real, const float *gen, int64_t n_gen,
+                              int dim, const char *title, wg_image *out) {
     range rx, ry;
     if (plot_range(real, n_real, gen, n_gen, dim, 0, &rx) ||
         plot_range(real, n_real, gen, n_gen, dim, 1, &ry))
@@ -328,8 +327,8 @@ static void histogram_panel(wg_image *im, const frame *f, const float *x, int64_
     }
 }
 
-static wg_status histogram_plot(const float *real, int64_t n_real, const float *gen,
-                                int64_t n_gen, const char *title, wg_image *out) {
+static wg_status histogram_plot(const float *real, int64_t n_real, const float *gen, int64_t n_gen,
+                                const char *title, wg_image *out) {
     range rx;
     if (plot_range(real, n_real, gen, n_gen, 1, 0, &rx))
         return wg_fail(WG_ERR_NOMEM, "out of memory plotting samples");
@@ -373,7 +372,7 @@ wg_status wg_plot_images(const float *images, int64_t count, int channels, int h
                        channels, height, width);
     int cols = (int)ceil(sqrt((double)count)), rows = (int)((count + cols - 1) / cols);
     const int pad = 2;
-    int scale = 256 / (cols * (width + pad));
+    int scale = 512 / (cols * (width + pad)); /* about 512 pixels across */
     if (scale < 1) scale = 1;
     int cell_w = width * scale + pad, cell_h = height * scale + pad;
     wg_status status = wg_image_new(out, cols * cell_w + pad, rows * cell_h + pad, 0x404040u);

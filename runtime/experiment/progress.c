@@ -45,9 +45,8 @@ static void print_line(wg_experiment *e) {
     fprintf(stderr,
             "step %" PRId64 "/%" PRId64 "  W %.5g  critic_loss %.5g  generator_loss %.5g  "
             "penalty %.4g  grad_norm real %.3g fake %.3g  %.2f steps/s\n",
-            e->gen_step, e->steps, c[COL_W].value, c[COL_CRITIC_LOSS].value,
-            c[COL_GEN_LOSS].value, c[COL_PENALTY].value, c[COL_GNORM_REAL].value,
-            c[COL_GNORM_FAKE].value, rate(e));
+            e->gen_step, e->steps, c[COL_W].value, c[COL_CRITIC_LOSS].value, c[COL_GEN_LOSS].value,
+            c[COL_PENALTY].value, c[COL_GNORM_REAL].value, c[COL_GNORM_FAKE].value, rate(e));
 }
 
 void exp_progress(wg_experiment *e, bool logged) {

@@ -35,8 +35,7 @@ int wg_registry_add(wg_registry *registry, const char *name, wg_node node, wg_in
         wg_fail(WG_ERR_NOMEM, "out of memory registering '%s'", name);
         return -1;
     }
-    registry->entries[registry->count] =
-        (wg_variable_entry){copy, node, init, role, trainable};
+    registry->entries[registry->count] = (wg_variable_entry){copy, node, init, role, trainable};
     return registry->count++;
 }
 

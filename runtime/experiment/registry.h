@@ -10,11 +10,11 @@
 #include "wgan/session.h"
 
 typedef struct wg_variable_entry {
-    char *name;      /* "<network>.<name>", e.g. "critic.fc1.weight" */
+    char *name; /* "<network>.<name>", e.g. "critic.fc1.weight" */
     wg_node node;
     wg_init init;
     wg_param_role role;
-    int trainable;   /* parameters: 1; state (running stats, u vectors): 0 */
+    int trainable; /* parameters: 1; state (running stats, u vectors): 0 */
 } wg_variable_entry;
 
 typedef struct wg_registry {

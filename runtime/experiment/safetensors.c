@@ -23,15 +23,15 @@ static int host_is_little_endian(void) {
     return *(const unsigned char *)&one == 1;
 }
 
-wg_status wg_safetensors_write(const char *path, int count, const wg_st_tensor *tensors,
-                               int n_meta, const wg_st_meta *meta) {
+wg_status wg_safetensors_write(const char *path, int count, const wg_st_tensor *tensors, int n_meta,
+                               const wg_st_meta *meta) {
     if (!host_is_little_endian())
         return wg_fail(WG_ERR_UNSUPPORTED, "safetensors writing needs a little-endian host");
     for (int i = 0; i < count; i++)
         for (int j = 0; j < i; j++)
             if (!strcmp(tensors[i].name, tensors[j].name))
-                return wg_fail(WG_ERR_INVALID, "tensor '%s' appears twice in %s",
-                               tensors[i].name, path);
+                return wg_fail(WG_ERR_INVALID, "tensor '%s' appears twice in %s", tensors[i].name,
+                               path);
     wg_buf header = {0};
     wg_buf_puts(&header, "{");
     if (n_meta > 0) {

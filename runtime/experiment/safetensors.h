@@ -22,8 +22,8 @@ typedef struct wg_st_meta {
 
 /* Writes the tensors in the order given and the metadata atomically
  * (wg_write_file_atomic). Names must be unique. */
-wg_status wg_safetensors_write(const char *path, int count, const wg_st_tensor *tensors,
-                               int n_meta, const wg_st_meta *meta);
+wg_status wg_safetensors_write(const char *path, int count, const wg_st_tensor *tensors, int n_meta,
+                               const wg_st_meta *meta);
 
 typedef struct wg_safetensors wg_safetensors;
 

@@ -210,8 +210,7 @@ static wg_status build_generator_step(wg_experiment *e, targets *t) {
     wg_node fake = WG_NONE, score = WG_NONE, loss = WG_NONE;
     wg_status s = apply_generator(e, &b, z, &fake);
     if (s == WG_OK) s = apply_critic(e, &b, fake, &score);
-    if (s == WG_OK)
-        s = e->loss.plugin->vt.loss.generator_loss(e->loss.state, &b, score, &loss);
+    if (s == WG_OK) s = e->loss.plugin->vt.loss.generator_loss(e->loss.state, &b, score, &loss);
     s = traced(&b, s, "generator step");
     if (s == WG_OK) s = traced(&b, optimize(e, "generator", 1, loss), "generator step");
     if (s == WG_OK) {
@@ -332,7 +331,8 @@ wg_status exp_build(wg_experiment *e) {
     e->graph = wg_graph_new(WG_F32);
     if (!e->graph) return wg_fail(WG_ERR_NOMEM, "out of memory creating the step graph");
     e->n_columns = 0;
-    for (int i = 0; i < COL_FIXED_COUNT; i++) add_column(e, fixed_names[i], EXP_SRC_COUNTER, WG_NONE);
+    for (int i = 0; i < COL_FIXED_COUNT; i++)
+        add_column(e, fixed_names[i], EXP_SRC_COUNTER, WG_NONE);
     e->columns[COL_W].source = e->columns[COL_CRITIC_LOSS].source = EXP_SRC_CRITIC;
     e->columns[COL_PENALTY].source = EXP_SRC_CRITIC;
     e->columns[COL_GEN_LOSS].source = EXP_SRC_GEN;

@@ -24,8 +24,8 @@ static bool due(int64_t step, int64_t every, bool last) {
 }
 
 static wg_status critic_step(wg_experiment *e) {
-    wg_status s = e->data.plugin->vt.data.batch(e->data.state, (uint64_t)e->critic_step,
-                                                e->batch, e->real_host);
+    wg_status s = e->data.plugin->vt.data.batch(e->data.state, (uint64_t)e->critic_step, e->batch,
+                                                e->real_host);
     if (s != WG_OK) {
         char message[1024];
         snprintf(message, sizeof message, "%s", wg_last_error());
@@ -43,7 +43,8 @@ static void log_metrics(wg_experiment *e) {
     wg_buf line = {0};
     wg_buf_printf(&line, "step %" PRId64 "/%" PRId64, e->gen_step, e->steps);
     for (int i = COL_W; i < e->n_columns; i++)
-        if (i != COL_SECONDS) wg_buf_printf(&line, " %s=%.6g", e->columns[i].name, e->columns[i].value);
+        if (i != COL_SECONDS)
+            wg_buf_printf(&line, " %s=%.6g", e->columns[i].name, e->columns[i].value);
     if (!line.failed) exp_log(e, "%s", line.data);
     wg_buf_free(&line);
 }
@@ -89,9 +90,10 @@ static wg_status start(wg_experiment *e) {
         if (e->project_plan && (s = wg_plan_run(e->project_plan)) != WG_OK) return s;
     }
     if ((s = exp_rundir_open(e)) != WG_OK) return s;
-    exp_log(e, "wgan %s: %s, device %s, seed %" PRIu64 ", %s at generator step %" PRId64 " of %" PRId64,
-            WGAN_VERSION, e->name, wg_device_description(e->device), e->seed,
-            restored ? "resuming" : "starting", e->gen_step, e->steps);
+    exp_log(
+        e, "wgan %s: %s, device %s, seed %" PRIu64 ", %s at generator step %" PRId64 " of %" PRId64,
+        WGAN_VERSION, e->name, wg_device_description(e->device), e->seed,
+        restored ? "resuming" : "starting", e->gen_step, e->steps);
     if (*wg_device_note(e->device)) exp_log(e, "device: %s", wg_device_note(e->device));
     if (e->batch_norm_warning)
         exp_warn(e,

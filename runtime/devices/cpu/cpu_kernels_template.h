@@ -27,7 +27,8 @@ static void FN(copy)(REAL *dst, const REAL *src, int64_t n) {
 }
 
 /* The one strided copy behind expand, permute, slice, pad and the convolutions'
- * transposes: walk operand 0 is dst, operand 1 src. */
+ * transposes: walk operand 0 is dst, operand 1 src. `threaded` is 0 when the caller is
+ * already one thread of a parallel region. */
 static void FN(copy_walk)(REAL *dst, const REAL *src, const wg_cpu_walk *walk, int threaded) {
     const int last = walk->ndim - 1;
     const int64_t rows = wg_cpu_walk_rows(walk), inner = walk->dim[last];
@@ -55,7 +56,7 @@ static void FN(copy_walk)(REAL *dst, const REAL *src, const wg_cpu_walk *walk, i
 }
 
 /* [a, b, len] -> [b, a, len]: moves the batch axis past the channel axis and back,
- * around the single GEMM that serves a whole batch. */
+ * around the GEMM that serves a whole batch (or a chunk of it) at once. */
 static void FN(swap_outer)(REAL *dst, const REAL *src, int64_t a, int64_t b, int64_t len,
                            int threaded) {
     const wg_shape shape = {3, {b, a, len}};
@@ -315,14 +316,14 @@ static void FN(gemm)(int transpose_a, int transpose_b, int m, int n, int k, cons
     const int split_n = n >= m, extent = split_n ? n : m;
     /* slabs of whole register tiles */
     const int slab = ((extent + threads - 1) / threads + 15) / 16 * 16;
-#pragma omp parallel num_threads(threads)
-    {
-        const int first = omp_get_thread_num() * slab;
-        const int len = extent - first < slab ? extent - first : slab;
-        if (len > 0 && split_n)
+    const int slabs = (extent + slab - 1) / slab;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int i = 0; i < slabs; i++) {
+        const int first = i * slab, len = extent - first < slab ? extent - first : slab;
+        if (split_n)
             GEMM(CblasRowMajor, ta, tb, m, len, k, 1, a, lda,
                  b + (transpose_b ? (int64_t)first * ldb : first), ldb, 0, c + first, ldc);
-        else if (len > 0)
+        else
             GEMM(CblasRowMajor, ta, tb, len, n, k, 1,
                  a + (transpose_a ? first : (int64_t)first * lda), lda, b, ldb, 0,
                  c + (int64_t)first * ldc, ldc);
@@ -334,8 +335,8 @@ static void FN(matmul)(REAL *c, const REAL *a, const wg_shape *a_shape, const RE
     const int m = (int)a_shape->dim[transpose_a ? 1 : 0];
     const int k = (int)a_shape->dim[transpose_a ? 0 : 1];
     const int n = (int)b_shape->dim[transpose_b ? 0 : 1];
-    FN(gemm)
-    (transpose_a, transpose_b, m, n, k, a, (int)a_shape->dim[1], b, (int)b_shape->dim[1], c, n);
+    const int lda = (int)a_shape->dim[1], ldb = (int)b_shape->dim[1];
+    FN(gemm)(transpose_a, transpose_b, m, n, k, a, lda, b, ldb, c, n);
 }
 
 /* Rows [tap0, tap1) of the column matrix of samples [n0, n0 + nb):
@@ -402,18 +403,20 @@ static size_t FN(aligned_bytes)(int64_t count) {
     return ((size_t)count * sizeof(REAL) + WG_CPU_ALIGN - 1) / WG_CPU_ALIGN * WG_CPU_ALIGN;
 }
 
-/* `copies` scratch slots, each a column matrix of `samples` samples and an operand moved
- * between [n, k, pq] and [k, n pq]; slot i starts at *col + i * *slot elements. */
+/* `copies` scratch slots of `*slot` elements from *base, one per thread: each a column
+ * matrix of `samples` samples, then at `*moved` elements in an operand moved between
+ * [n, k, pq] and [k, n pq]. */
 static wg_status FN(conv_scratch)(wg_cpu_device *device, const wg_cpu_conv *g, int64_t samples,
-                                  int copies, REAL **col, int64_t *slot) {
+                                  int copies, REAL **base, int64_t *slot, int64_t *moved) {
     const int64_t cols = samples * g->p * g->q;
     const size_t col_bytes = FN(aligned_bytes)(g->c * g->r * g->s * cols);
     const size_t slot_bytes = col_bytes + FN(aligned_bytes)(g->k * cols);
     void *mem;
     wg_status status = wg_cpu_scratch(device, slot_bytes * (size_t)copies, &mem);
     if (status != WG_OK) return status;
-    *col = mem;
+    *base = mem;
     *slot = (int64_t)(slot_bytes / sizeof(REAL));
+    *moved = (int64_t)(col_bytes / sizeof(REAL));
     return WG_OK;
 }
 
@@ -429,14 +432,14 @@ static wg_status FN(conv2d)(wg_cpu_device *device, REAL *y, const REAL *x, const
                             const wg_cpu_conv *g) {
     const int threads = omp_get_max_threads();
     const int64_t crs = g->c * g->r * g->s, pq = g->p * g->q;
-    int64_t per, chunks, slot;
+    int64_t per, chunks, slot, moved;
     wg_cpu_conv_chunks(g, threads, &per, &chunks);
     REAL *scratch;
     if (chunks < threads) {
-        wg_status status = FN(conv_scratch)(device, g, g->n, 1, &scratch, &slot);
+        wg_status status = FN(conv_scratch)(device, g, g->n, 1, &scratch, &slot, &moved);
         if (status != WG_OK) return status;
         const int64_t npq = g->n * pq;
-        REAL *col = scratch, *result = g->n > 1 ? scratch + slot - g->k * npq : y;
+        REAL *col = scratch, *result = g->n > 1 ? scratch + moved : y;
         const int par = crs > 1 && crs * npq >= WG_CPU_PARALLEL_MIN;
 #pragma omp parallel if (par)
         {
@@ -448,13 +451,12 @@ static wg_status FN(conv2d)(wg_cpu_device *device, REAL *y, const REAL *x, const
         if (g->n > 1) FN(swap_outer)(y, result, g->k, g->n, pq, 1);
         return WG_OK;
     }
-    wg_status status = FN(conv_scratch)(device, g, per, threads, &scratch, &slot);
+    wg_status status = FN(conv_scratch)(device, g, per, threads, &scratch, &slot, &moved);
     if (status != WG_OK) return status;
     wg_cpu_blas_single_thread();
 #pragma omp parallel num_threads(threads)
     {
-        REAL *col = scratch + omp_get_thread_num() * slot;
-        REAL *result = col + slot - g->k * per * pq;
+        REAL *col = scratch + omp_get_thread_num() * slot, *result = col + moved;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t chunk = 0; chunk < chunks; chunk++) {
             const int64_t n0 = chunk * per, nb = g->n - n0 < per ? g->n - n0 : per;
@@ -473,18 +475,18 @@ static wg_status FN(conv2d_dx)(wg_cpu_device *device, REAL *dx, const REAL *gy, 
                                const wg_cpu_conv *g) {
     const int threads = omp_get_max_threads();
     const int64_t crs = g->c * g->r * g->s, pq = g->p * g->q;
-    int64_t per, chunks, slot;
+    int64_t per, chunks, slot, moved;
     wg_cpu_conv_chunks(g, threads, &per, &chunks);
     REAL *scratch;
     if (chunks < threads) {
-        wg_status status = FN(conv_scratch)(device, g, g->n, 1, &scratch, &slot);
+        wg_status status = FN(conv_scratch)(device, g, g->n, 1, &scratch, &slot, &moved);
         if (status != WG_OK) return status;
         const int64_t npq = g->n * pq, planes = g->n * g->c;
-        REAL *col = scratch, *moved = scratch + slot - g->k * npq;
+        REAL *col = scratch;
         const REAL *gy_t = gy;
         if (g->n > 1) {
-            FN(swap_outer)(moved, gy, g->n, g->k, pq, 1);
-            gy_t = moved;
+            FN(swap_outer)(scratch + moved, gy, g->n, g->k, pq, 1);
+            gy_t = scratch + moved;
         }
         FN(gemm)(1, 0, (int)crs, (int)npq, (int)g->k, w, (int)crs, gy_t, (int)npq, col, (int)npq);
         const int par = planes > 1 && crs * npq >= WG_CPU_PARALLEL_MIN;
@@ -496,20 +498,19 @@ static wg_status FN(conv2d_dx)(wg_cpu_device *device, REAL *dx, const REAL *gy, 
         }
         return WG_OK;
     }
-    wg_status status = FN(conv_scratch)(device, g, per, threads, &scratch, &slot);
+    wg_status status = FN(conv_scratch)(device, g, per, threads, &scratch, &slot, &moved);
     if (status != WG_OK) return status;
     wg_cpu_blas_single_thread();
 #pragma omp parallel num_threads(threads)
     {
-        REAL *col = scratch + omp_get_thread_num() * slot;
-        REAL *moved = col + slot - g->k * per * pq;
+        REAL *col = scratch + omp_get_thread_num() * slot, *gy_t = col + moved;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t chunk = 0; chunk < chunks; chunk++) {
             const int64_t n0 = chunk * per, nb = g->n - n0 < per ? g->n - n0 : per;
             const int cols = (int)(nb * pq);
-            FN(swap_outer)(moved, gy + n0 * g->k * pq, nb, g->k, pq, 0);
+            FN(swap_outer)(gy_t, gy + n0 * g->k * pq, nb, g->k, pq, 0);
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)crs, cols, (int)g->k, 1, w, (int)crs,
-                 moved, cols, 0, col, cols);
+                 gy_t, cols, 0, col, cols);
             FN(col2im)(dx, col, g, cols, n0, n0 * g->c, (n0 + nb) * g->c);
         }
     }
@@ -522,14 +523,13 @@ static wg_status FN(conv2d_dw)(wg_cpu_device *device, REAL *dw, const REAL *x, c
                                const wg_cpu_conv *g) {
     const int64_t crs = g->c * g->r * g->s, pq = g->p * g->q, npq = g->n * pq;
     REAL *col;
-    int64_t slot;
-    wg_status status = FN(conv_scratch)(device, g, g->n, 1, &col, &slot);
+    int64_t slot, moved;
+    wg_status status = FN(conv_scratch)(device, g, g->n, 1, &col, &slot, &moved);
     if (status != WG_OK) return status;
-    REAL *moved = col + slot - g->k * npq;
     const REAL *gy_t = gy;
     if (g->n > 1) {
-        FN(swap_outer)(moved, gy, g->n, g->k, pq, 1);
-        gy_t = moved;
+        FN(swap_outer)(col + moved, gy, g->n, g->k, pq, 1);
+        gy_t = col + moved;
     }
     const int par = crs > 1 && crs * npq >= WG_CPU_PARALLEL_MIN;
 #pragma omp parallel if (par)
