@@ -167,7 +167,7 @@ typedef enum wg_health_kind {
     WG_HEALTH_COUNT
 } wg_health_kind;
 
-#define WG_HEALTH_MAX_VALUES 8
+#define WG_HEALTH_MAX_VALUES 12
 
 /* A number behind a verdict; `name` is a static identifier usable as a JSON key. */
 typedef struct wg_health_value {
@@ -204,6 +204,10 @@ typedef struct wg_health_options {
     double max_roughness;    /* smooth when median |dW| / robust range <= this; 0.1 */
     double max_var_ratio;    /* converging needs var(late) / var(early) <= this; 0.25 */
     double max_late_drift;   /* and |late slope| * late span / robust range <= this; 0.1 */
+    double wander_eta;       /* and the late window must not wander: it wanders when the von
+                                Neumann ratio of its detrended values is < wander_eta (1; white
+                                noise gives 2) ... */
+    double max_wander;       /* ... and their std exceeds max_wander * robust range; 0.02 */
     double explosion_factor; /* no explosion: max |W| <= factor * median |W| early; 10 */
     int min_window_points;   /* a check whose window has fewer finite points is
                                 skipped; 5 */

@@ -19,7 +19,8 @@ wg_status met_alloc(void **out, size_t count, size_t size, const char *what) {
     *out = NULL;
     if (size && count > SIZE_MAX / size)
         return wg_fail(WG_ERR_NOMEM, "%s: %zu x %zu bytes overflow", what, count, size);
-    *out = malloc(count * size ? count * size : 1);
+    size_t bytes = count * size;
+    *out = malloc(bytes > 0 ? bytes : 1);
     if (!*out)
         return wg_fail(WG_ERR_NOMEM, "%s: cannot allocate %zu bytes", what, count * size);
     return WG_OK;
