@@ -56,10 +56,10 @@ wg_mode_options wg_mode_options_default(void);
 typedef struct wg_mode_stats {
     int64_t n_samples;
     int n_modes;
-    int covered;                /* modes with at least `threshold` samples near them */
-    int64_t threshold;          /* the sample count a mode needs */
-    int64_t high_quality;       /* samples within radius * std of their nearest mode */
-    double high_quality_share;  /* high_quality / n_samples */
+    int covered;               /* modes with at least `threshold` samples near them */
+    int64_t threshold;         /* the sample count a mode needs */
+    int64_t high_quality;      /* samples within radius * std of their nearest mode */
+    double high_quality_share; /* high_quality / n_samples */
 } wg_mode_stats;
 
 /* Assigns each sample to its nearest center (ties to the lower index) and counts it
@@ -215,11 +215,13 @@ typedef struct wg_health_options {
 
 wg_health_options wg_health_options_default(void);
 
-/* Judges a training run from its logged series. Windows are taken on the step axis:
- * early = the first quarter of the step span, late = the last quarter, second half =
- * from the midpoint on. The W-based checks use the finite W values; no_explosion fails
- * on any non-finite W or loss. docs/metrics.md gives the rules. options NULL: defaults.
- * WG_ERR_INVALID for NULL arrays, n < 0 or steps not strictly increasing. */
+/* Judges a training run from its logged series (metrics.csv: step, w_estimate,
+ * critic_loss, generator_loss). Windows are taken on the step axis: early = the first
+ * quarter of the step span, late = the last quarter, second half = from the midpoint
+ * on. The robust range is q95 - q05 of the finite W values. The W-based checks use the
+ * finite W values; no_explosion fails on any non-finite W or loss. docs/metrics.md
+ * gives the rules. options NULL: defaults. WG_ERR_INVALID for NULL arrays, n < 0 or
+ * steps not strictly increasing; n == 0 gives a report with every check skipped. */
 wg_status wg_metric_health(const wg_health_series *series, const wg_health_options *options,
                            wg_health_report *report);
 

@@ -47,6 +47,31 @@ size_t wg_plan_bytes(const wg_plan *plan);
  * runs, so elements a kernel fails to write show up. Off by default. */
 void wg_plan_set_poison(wg_plan *plan, int on);
 
+/* Floating-point operations of one wg_plan_run, from the nodes' shapes: matmul 2mnk;
+ * conv2d and both its gradients 2 N K C R S P Q; element-wise ops one per output
+ * element; sum_to one per input element; random draws, constants and copies (expand,
+ * permute, slice, pad, assign) none. */
+double wg_plan_flops(const wg_plan *plan);
+
+/* Profiling, a measuring aid: every plan created while it is on waits for each kernel
+ * it runs and adds the time to a process-wide table with one entry per op and shapes.
+ * On when wg_profile_enable(1) was called, or else when the environment variable
+ * WGAN_PROFILE is set and not "0". Not for use from several threads at once. */
+typedef struct wg_profile_entry {
+    const char *op;     /* "matmul", "conv2d", "map.relu", "binary.mul", ... */
+    const char *shapes; /* output <- inputs: "[256, 512] <- [256, 2] [512, 2]^T" */
+    int64_t calls;
+    double seconds;
+    double flops; /* of all calls */
+} wg_profile_entry;
+
+void wg_profile_enable(int on);
+int wg_profile_enabled(void);
+int wg_profile_count(void);
+wg_profile_entry wg_profile_get(int index);
+/* Zeroes the counters; the entries stay, as plans refer to them. */
+void wg_profile_reset(void);
+
 #ifdef __cplusplus
 }
 #endif

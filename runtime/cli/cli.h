@@ -12,5 +12,6 @@ typedef struct wg_command {
 int wg_cmd_run(int argc, char **argv);
 int wg_cmd_devices(int argc, char **argv);
 int wg_cmd_plugins(int argc, char **argv);
+int wg_cmd_bench(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@ static const wg_command commands[] = {
     {"run", "train an experiment described by a YAML file", wg_cmd_run},
     {"devices", "list the compute devices wgan can use", wg_cmd_devices},
     {"plugins", "list the plugins found on the search path", wg_cmd_plugins},
+    {"bench", "time the training steps of experiments on a device", wg_cmd_bench},
 };
 
 static void usage(FILE *out) {

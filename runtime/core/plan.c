@@ -4,8 +4,10 @@
 #include "session_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ARENA_ALIGN 256
 
@@ -19,6 +21,7 @@ struct wg_plan {
     void *arena;
     size_t arena_bytes;
     int poison;
+    int *profile_slot; /* per call, when profiling; else NULL */
 };
 
 typedef struct block {
@@ -210,6 +213,153 @@ static wg_status plan_layout(wg_plan *plan, const schedule *s) {
     return status;
 }
 
+/* ---- FLOPs and profiling ---- */
+
+static double node_flops(const wg_graph *graph, const wg_node_data *d) {
+    const wg_shape *in0 = d->n_inputs > 0 ? &graph->nodes[d->input[0]].shape : NULL;
+    const wg_shape *in1 = d->n_inputs > 1 ? &graph->nodes[d->input[1]].shape : NULL;
+    switch (d->op) {
+    case WG_OP_MATMUL: {
+        double k = (double)in0->dim[d->ival[0] ? 0 : 1];
+        return 2 * k * (double)wg_shape_numel(&d->shape);
+    }
+    case WG_OP_CONV2D:
+    case WG_OP_CONV2D_DX:
+    case WG_OP_CONV2D_DW: {
+        /* every role does one multiply-add per (output of the forward conv, C R S tap) */
+        const wg_shape *y = d->op == WG_OP_CONV2D      ? &d->shape
+                            : d->op == WG_OP_CONV2D_DX ? in0
+                                                       : in1;
+        const wg_shape *w = d->op == WG_OP_CONV2D_DW ? &d->shape : in1;
+        return 2 * (double)wg_shape_numel(y) * (double)(w->dim[1] * w->dim[2] * w->dim[3]);
+    }
+    case WG_OP_MAP:
+    case WG_OP_BINARY: return (double)wg_shape_numel(&d->shape);
+    case WG_OP_SUM_TO: return (double)wg_shape_numel(in0);
+    default: return 0;
+    }
+}
+
+double wg_plan_flops(const wg_plan *plan) {
+    double flops = 0;
+    for (int i = 0; i < plan->n_calls; i++)
+        flops += node_flops(plan->session->graph, plan->calls[i].data);
+    return flops;
+}
+
+#define PROFILE_MAX 4096
+
+typedef struct profile_slot {
+    char op[32], shapes[160];
+    int64_t calls;
+    double seconds, flops;
+} profile_slot;
+
+/* Process-wide, as the profile sums every plan of a program; -1: not decided yet. */
+static int profile_on = -1;
+static profile_slot *profile_table;
+static int profile_count;
+
+void wg_profile_enable(int on) {
+    profile_on = on != 0;
+}
+
+int wg_profile_enabled(void) {
+    if (profile_on < 0) {
+        const char *env = getenv("WGAN_PROFILE");
+        profile_on = env && *env && strcmp(env, "0") != 0;
+    }
+    return profile_on;
+}
+
+int wg_profile_count(void) {
+    return profile_count;
+}
+
+wg_profile_entry wg_profile_get(int index) {
+    if (index < 0 || index >= profile_count) return (wg_profile_entry){"", "", 0, 0, 0};
+    const profile_slot *p = &profile_table[index];
+    return (wg_profile_entry){p->op, p->shapes, p->calls, p->seconds, p->flops};
+}
+
+void wg_profile_reset(void) {
+    for (int i = 0; i < profile_count; i++) {
+        profile_table[i].calls = 0;
+        profile_table[i].seconds = profile_table[i].flops = 0;
+    }
+}
+
+static void profile_label(const wg_graph *graph, const wg_node_data *d, char *op, size_t op_size,
+                          char *shapes, size_t shapes_size) {
+    static const char *const maps[WG_MAP_COUNT] = {
+        "scale", "add_scalar", "square",   "sqrt", "rsqrt",      "reciprocal", "exp",  "log",
+        "tanh",  "sigmoid",    "softplus", "relu", "leaky_relu", "clamp",      "step", "in_range"};
+    static const char *const binaries[WG_BIN_COUNT] = {"add", "sub", "mul", "div"};
+    int code = d->ival[0];
+    if (d->op == WG_OP_MAP && code >= 0 && code < WG_MAP_COUNT)
+        snprintf(op, op_size, "map.%s", maps[code]);
+    else if (d->op == WG_OP_BINARY && code >= 0 && code < WG_BIN_COUNT)
+        snprintf(op, op_size, "binary.%s", binaries[code]);
+    else
+        snprintf(op, op_size, "%s", wg_op_name(d->op));
+    char buf[64];
+    int used = snprintf(shapes, shapes_size, "%s <-", wg_shape_str(&d->shape, buf, sizeof buf));
+    for (int k = 0; k < d->n_inputs && used > 0 && (size_t)used < shapes_size; k++) {
+        const char *transposed = d->op == WG_OP_MATMUL && k < 2 && d->ival[k] ? "^T" : "";
+        used +=
+            snprintf(shapes + used, shapes_size - (size_t)used, " %s%s",
+                     wg_shape_str(&graph->nodes[d->input[k]].shape, buf, sizeof buf), transposed);
+    }
+}
+
+/* Gives each call of the plan its entry of the table, shared with every call of the
+ * same op and shapes. */
+static wg_status profile_register(wg_plan *plan) {
+    const wg_graph *graph = plan->session->graph;
+    plan->profile_slot = malloc((size_t)(plan->n_calls ? plan->n_calls : 1) * sizeof(int));
+    if (!profile_table) profile_table = calloc(PROFILE_MAX, sizeof *profile_table);
+    if (!plan->profile_slot || !profile_table)
+        return wg_fail(WG_ERR_NOMEM, "out of memory for the profile");
+    for (int i = 0; i < plan->n_calls; i++) {
+        profile_slot label = {0};
+        profile_label(graph, plan->calls[i].data, label.op, sizeof label.op, label.shapes,
+                      sizeof label.shapes);
+        int at = 0;
+        while (at < profile_count && (strcmp(profile_table[at].op, label.op) ||
+                                      strcmp(profile_table[at].shapes, label.shapes)))
+            at++;
+        if (at == profile_count) {
+            if (profile_count == PROFILE_MAX)
+                return wg_fail(WG_ERR_NOMEM, "the profile holds at most %d op shapes", PROFILE_MAX);
+            profile_table[profile_count++] = label;
+        }
+        plan->profile_slot[i] = at;
+    }
+    return WG_OK;
+}
+
+static double profile_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* wg_plan_run's loop, waiting for each kernel so that its time is its own. */
+static wg_status run_profiled(wg_plan *plan) {
+    wg_device *device = plan->session->device;
+    for (int i = 0; i < plan->n_calls; i++) {
+        double start = profile_now();
+        wg_status status = run_call(plan, &plan->calls[i]);
+        if (status == WG_OK) status = device->backend->finish(device);
+        if (status != WG_OK) return status;
+        profile_slot *slot = &profile_table[plan->profile_slot[i]];
+        slot->seconds += profile_now() - start;
+        slot->calls++;
+        slot->flops += node_flops(plan->session->graph, plan->calls[i].data);
+    }
+    return WG_OK;
+}
+
 wg_status wg_plan_new(wg_session *session, int count, const wg_node *targets, wg_plan **out) {
     *out = NULL;
     wg_graph *graph = session->graph;
@@ -235,6 +385,7 @@ wg_status wg_plan_new(wg_session *session, int count, const wg_node *targets, wg
     schedule s = {0};
     status = build_schedule(graph, count, targets, &s);
     if (status == WG_OK) status = plan_layout(plan, &s);
+    if (status == WG_OK && wg_profile_enabled()) status = profile_register(plan);
     schedule_free(&s);
     if (status != WG_OK) {
         wg_plan_free(plan);
@@ -252,12 +403,19 @@ void wg_plan_free(wg_plan *plan) {
         device->backend->release(device, plan->arena);
     }
     free(plan->calls);
+    free(plan->profile_slot);
     free(plan->targets);
     free(plan->target_refs);
     free(plan);
 }
 
 wg_status wg_plan_run(wg_plan *plan) {
+    if (plan->profile_slot) {
+        wg_status status = run_profiled(plan);
+        if (status != WG_OK) return status;
+        plan->session->step++;
+        return WG_OK;
+    }
     for (int i = 0; i < plan->n_calls; i++) {
         wg_status status = run_call(plan, &plan->calls[i]);
         if (status != WG_OK) return status;

@@ -13,8 +13,10 @@
 #define WGAN_EXPERIMENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "wgan/device.h"
 #include "wgan/status.h"
 
 typedef enum wg_progress_mode {
@@ -65,5 +67,40 @@ int64_t wg_experiment_step(const wg_experiment *experiment);
  * *count samples of *numel floats each into a new array (free() it). */
 wg_status wg_experiment_generate(wg_experiment *experiment, float **samples, int64_t *count,
                                  int64_t *numel);
+
+/* ---- measuring (wgan bench) ----
+ *
+ *     wg_experiment_prepare(e);            // device, step graphs, initial variables
+ *     wg_experiment_steps(e, warmup);
+ *     t0 = now(); wg_experiment_steps(e, n); seconds = now() - t0;
+ */
+
+/* What wg_experiment_run does before its first step, without a run folder: opens the
+ * device, builds and plans the step graphs, initialises the variables from the seed
+ * and runs the projection once. Nothing is written. */
+wg_status wg_experiment_prepare(wg_experiment *experiment);
+
+/* After wg_experiment_prepare: `steps` steady-state generator steps, each n_critic
+ * critic steps (the warm-up schedule is not applied) on the data plugin's next batches,
+ * each followed by the projection, then the generator step. No metrics, pictures or
+ * checkpoints; returns once the device has finished (it reads the generator loss back,
+ * and fails with WG_ERR_NUMERIC when that is not finite). */
+wg_status wg_experiment_steps(wg_experiment *experiment, int64_t steps);
+
+typedef struct wg_experiment_info {
+    const char *name;
+    int64_t batch;
+    int n_critic;
+    /* one run of each plan (wg_plan_flops), and one generator step of
+     * wg_experiment_steps: n_critic * (critic + projection) + generator */
+    double critic_flops, projection_flops, generator_flops, step_flops;
+    size_t plan_bytes;       /* device arenas of every plan, diagnostics and sampler too */
+    size_t persistent_bytes; /* parameters, optimizer and network state, inputs */
+} wg_experiment_info;
+
+/* After wg_experiment_prepare (or wg_experiment_run). */
+wg_status wg_experiment_info_get(const wg_experiment *experiment, wg_experiment_info *out);
+/* The device it runs on, or NULL before one was opened. */
+wg_device *wg_experiment_device(const wg_experiment *experiment);
 
 #endif

@@ -377,3 +377,34 @@ wg_status wg_experiment_generate(wg_experiment *e, float **samples, int64_t *cou
     *numel = e->sample_numel;
     return WG_OK;
 }
+
+/* ---- sizes and work, for wgan bench ---- */
+
+static size_t node_bytes(const wg_experiment *e, wg_node node) {
+    return node == WG_NONE ? 0 : (size_t)wg_node_numel(e->graph, node) * sizeof(float);
+}
+
+wg_status wg_experiment_info_get(const wg_experiment *e, wg_experiment_info *out) {
+    if (!e->gen_plan) return wg_fail(WG_ERR_INVALID, "the experiment is not prepared");
+    wg_experiment_info info = {.name = e->name, .batch = e->batch, .n_critic = e->n_critic};
+    info.critic_flops = wg_plan_flops(e->critic_plan);
+    info.projection_flops = e->project_plan ? wg_plan_flops(e->project_plan) : 0;
+    info.generator_flops = wg_plan_flops(e->gen_plan);
+    info.step_flops =
+        e->n_critic * (info.critic_flops + info.projection_flops) + info.generator_flops;
+    wg_plan *plans[] = {e->critic_plan, e->gen_plan, e->project_plan, e->diag_plan, e->sample_plan};
+    for (size_t i = 0; i < sizeof plans / sizeof *plans; i++)
+        if (plans[i]) info.plan_bytes += wg_plan_bytes(plans[i]);
+    for (int i = 0; i < e->registry.count; i++)
+        info.persistent_bytes += node_bytes(e, e->registry.entries[i].node);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < wg_optimizer_state_count(e->optimizer[k]); i++)
+            info.persistent_bytes += node_bytes(e, wg_optimizer_state(e->optimizer[k], i)->node);
+    info.persistent_bytes += node_bytes(e, e->real) + node_bytes(e, e->sample_noise);
+    *out = info;
+    return WG_OK;
+}
+
+wg_device *wg_experiment_device(const wg_experiment *e) {
+    return e->device;
+}

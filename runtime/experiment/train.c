@@ -2,6 +2,7 @@
  * by the projection when the strategy has one), then one generator step; metrics,
  * pictures and checkpoints at their intervals. */
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,22 +73,32 @@ static wg_status train_step(wg_experiment *e) {
     return s;
 }
 
-static wg_status start(wg_experiment *e) {
+static wg_status open_and_build(wg_experiment *e) {
     wg_status s = wg_device_open(e->device_spec, &e->device);
     if (s != WG_OK) {
         char message[1024];
         snprintf(message, sizeof message, "%s", wg_last_error());
         return wg_fail(s, "device '%s': %s", e->device_spec, message);
     }
-    if ((s = exp_build(e)) != WG_OK) return s;
+    return exp_build(e);
+}
+
+static wg_status initialize(wg_experiment *e) {
+    wg_status s = wg_registry_initialize(&e->registry, e->session, e->seed);
+    /* the critic starts inside the constraint set, as the official clipping code
+     * clamps before its first update */
+    if (s == WG_OK && e->project_plan) s = wg_plan_run(e->project_plan);
+    return s;
+}
+
+static wg_status start(wg_experiment *e) {
+    wg_status s = open_and_build(e);
+    if (s != WG_OK) return s;
     bool restored = false;
     if (e->resuming && (s = exp_checkpoint_restore(e, &restored)) != WG_OK) return s;
     if (!restored) {
         e->resuming = false; /* nothing to continue: a fresh start in the same folder */
-        if ((s = wg_registry_initialize(&e->registry, e->session, e->seed)) != WG_OK) return s;
-        /* the critic starts inside the constraint set, as the official clipping code
-         * clamps before its first update */
-        if (e->project_plan && (s = wg_plan_run(e->project_plan)) != WG_OK) return s;
+        if ((s = initialize(e)) != WG_OK) return s;
     }
     if ((s = exp_rundir_open(e)) != WG_OK) return s;
     exp_log(
@@ -151,4 +162,26 @@ wg_status wg_experiment_run(wg_experiment *e) {
     wg_status written = exp_write_summary(e, state, message);
     if (s != WG_OK) return wg_fail(s, "%s", message);
     return written;
+}
+
+wg_status wg_experiment_prepare(wg_experiment *e) {
+    if (e->session) return wg_fail(WG_ERR_INVALID, "the experiment is prepared already");
+    wg_status s = open_and_build(e);
+    return s == WG_OK ? initialize(e) : s;
+}
+
+wg_status wg_experiment_steps(wg_experiment *e, int64_t steps) {
+    if (!e->gen_plan) return wg_fail(WG_ERR_INVALID, "the experiment is not prepared");
+    wg_status s = WG_OK;
+    for (int64_t g = 0; g < steps && s == WG_OK; g++) {
+        for (int i = 0; i < e->n_critic && s == WG_OK; i++) s = critic_step(e);
+        if (s == WG_OK) s = wg_plan_run(e->gen_plan);
+        if (s == WG_OK) e->gen_step++;
+    }
+    float loss = 0;
+    if (s == WG_OK) s = wg_plan_read(e->gen_plan, e->columns[COL_GEN_LOSS].node, &loss);
+    if (s == WG_OK && !isfinite(loss))
+        s = wg_fail(WG_ERR_NUMERIC, "the generator loss is %g after generator step %" PRId64,
+                    (double)loss, e->gen_step);
+    return s;
 }

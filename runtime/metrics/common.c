@@ -21,8 +21,7 @@ wg_status met_alloc(void **out, size_t count, size_t size, const char *what) {
         return wg_fail(WG_ERR_NOMEM, "%s: %zu x %zu bytes overflow", what, count, size);
     size_t bytes = count * size;
     *out = malloc(bytes > 0 ? bytes : 1);
-    if (!*out)
-        return wg_fail(WG_ERR_NOMEM, "%s: cannot allocate %zu bytes", what, count * size);
+    if (!*out) return wg_fail(WG_ERR_NOMEM, "%s: cannot allocate %zu bytes", what, count * size);
     return WG_OK;
 }
 

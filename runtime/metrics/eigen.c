@@ -43,9 +43,9 @@ wg_status met_sym_eigen(double *a, int n, double *vals, double *vecs) {
                 }
                 converged = false;
                 double theta = (aqq - app) / (2.0 * apq);
-                double t = fabs(theta) > 1e150
-                               ? 0.5 / theta
-                               : (theta >= 0 ? 1.0 : -1.0) / (fabs(theta) + sqrt(theta * theta + 1));
+                double t = fabs(theta) > 1e150 ? 0.5 / theta
+                                               : (theta >= 0 ? 1.0 : -1.0) /
+                                                     (fabs(theta) + sqrt(theta * theta + 1));
                 double c = 1.0 / sqrt(t * t + 1.0), s = t * c, tau = s / (1.0 + c);
                 /* Rows p and q hold the same numbers as columns p and q (symmetry), so
                  * rotate the rows, then copy them into the columns. */

@@ -16,8 +16,7 @@ void wg_gaussian_free(wg_gaussian *g) {
 
 wg_status wg_gaussian_fit(const double *x, int64_t n, int dim, wg_gaussian *out) {
     wg_status s = WG_OK;
-    if ((s = met_need(x, "gaussian_fit: x")) || (s = met_need(out, "gaussian_fit: out")))
-        return s;
+    if ((s = met_need(x, "gaussian_fit: x")) || (s = met_need(out, "gaussian_fit: out"))) return s;
     if (n < 2 || dim < 1)
         return wg_fail(WG_ERR_INVALID, "gaussian_fit: n = %lld must be >= 2 and dim = %d >= 1",
                        (long long)n, dim);

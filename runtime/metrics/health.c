@@ -41,7 +41,8 @@ double wg_health_value_of(const wg_health_check *check, const char *name) {
 }
 
 static void add_value(wg_health_check *c, const char *name, double value) {
-    if (c->n_values < WG_HEALTH_MAX_VALUES) c->values[c->n_values++] = (wg_health_value){name, value};
+    if (c->n_values < WG_HEALTH_MAX_VALUES)
+        c->values[c->n_values++] = (wg_health_value){name, value};
 }
 
 static void set_reason(wg_health_check *c, const char *fmt, ...)
@@ -64,10 +65,10 @@ static double ratio(double x, double y) {
 
 /* The finite points, with the window positions on the step axis. */
 typedef struct series {
-    int64_t k;      /* finite W values */
-    double *x, *y;  /* their steps and values */
-    double *scratch; /* k doubles */
-    double range;   /* robust range of y: q95 - q05 */
+    int64_t k;          /* finite W values */
+    double *x, *y;      /* their steps and values */
+    double *scratch;    /* 2n doubles of work space */
+    double range;       /* robust range of y: q95 - q05 */
     double first, last; /* the first and last logged step (finite or not) */
 } series;
 
@@ -170,7 +171,8 @@ static void check_trend(const series *s, const wg_health_options *o, wg_health_c
     add_value(c, "slope_per_step", slope);
     add_value(c, "relative_change", s->range > 0.0 ? change / s->range : 0.0);
     c->verdict = z <= -o->trend_z ? WG_VERDICT_PASS : WG_VERDICT_FAIL;
-    set_reason(c, "second half (steps %.0f..%.0f, %lld points): Kendall tau %.3f, Mann-Kendall "
+    set_reason(c,
+               "second half (steps %.0f..%.0f, %lld points): Kendall tau %.3f, Mann-Kendall "
                "z %.2f %s %.3f; fitted change %.4g",
                s->x[lo], s->x[hi - 1], (long long)k, tau, z, z <= -o->trend_z ? "<=" : ">",
                -o->trend_z, change);
@@ -262,7 +264,8 @@ static void check_converging(const series *s, const wg_health_options *o, wg_hea
     bool wanders = eta < o->wander_eta && wander > o->max_wander;
     bool pass = vr <= o->max_var_ratio && drift <= o->max_late_drift && !wanders;
     c->verdict = pass ? WG_VERDICT_PASS : WG_VERDICT_FAIL;
-    set_reason(c, "var(late)/var(early) %.4f %s %.3f, late drift %.4f %s %.3f, late window %s "
+    set_reason(c,
+               "var(late)/var(early) %.4f %s %.3f, late drift %.4f %s %.3f, late window %s "
                "(von Neumann %.2f, residual std %.4f of the robust range)",
                vr, vr <= o->max_var_ratio ? "<=" : ">", o->max_var_ratio, drift,
                drift <= o->max_late_drift ? "<=" : ">", o->max_late_drift,
@@ -275,11 +278,11 @@ static int64_t count_non_finite(const double *v, int64_t n) {
     return bad;
 }
 
-static void check_explosion(const series *s, const wg_health_series *in,
-                            const wg_health_options *o, wg_health_check *c) {
+static void check_explosion(const series *s, const wg_health_series *in, const wg_health_options *o,
+                            wg_health_check *c) {
     int64_t bad_w = in->n - s->k;
-    int64_t bad = bad_w + count_non_finite(in->critic_loss, in->n) +
-                  count_non_finite(in->gen_loss, in->n);
+    int64_t bad =
+        bad_w + count_non_finite(in->critic_loss, in->n) + count_non_finite(in->gen_loss, in->n);
     add_value(c, "non_finite", (double)bad);
     int64_t e0, e1;
     window(s, s->first, s->first + 0.25 * (s->last - s->first), &e0, &e1);
@@ -329,13 +332,15 @@ wg_status wg_metric_health(const wg_health_series *in, const wg_health_options *
     wg_health_options o = options ? *options : wg_health_options_default();
     if ((st = check_options(&o))) return st;
     if (in->n < 0) return wg_fail(WG_ERR_INVALID, "health: n = %lld is negative", (long long)in->n);
-    if (in->n > 0 && ((st = met_need(in->steps, "health: steps")) || (st = met_need(in->w, "health: w"))))
+    if (in->n > 0 &&
+        ((st = met_need(in->steps, "health: steps")) || (st = met_need(in->w, "health: w"))))
         return st;
     for (int64_t i = 1; i < in->n; i++)
         if (in->steps[i] <= in->steps[i - 1])
-            return wg_fail(WG_ERR_INVALID, "health: steps must increase, but row %lld has step "
-                           "%lld after %lld", (long long)i, (long long)in->steps[i],
-                           (long long)in->steps[i - 1]);
+            return wg_fail(WG_ERR_INVALID,
+                           "health: steps must increase, but row %lld has step "
+                           "%lld after %lld",
+                           (long long)i, (long long)in->steps[i], (long long)in->steps[i - 1]);
     series s = {0};
     double *buf = NULL;
     if ((st = met_alloc((void **)&buf, 4 * (size_t)in->n + 1, sizeof *buf, "health"))) return st;
@@ -354,7 +359,8 @@ wg_status wg_metric_health(const wg_health_series *in, const wg_health_options *
     if (s.k > 0) {
         memcpy(s.scratch, s.y, (size_t)s.k * sizeof *s.y);
         met_sort(s.scratch, s.k);
-        s.range = met_quantile_sorted(s.scratch, s.k, 0.95) - met_quantile_sorted(s.scratch, s.k, 0.05);
+        s.range =
+            met_quantile_sorted(s.scratch, s.k, 0.95) - met_quantile_sorted(s.scratch, s.k, 0.05);
     }
     wg_health_report r;
     memset(&r, 0, sizeof r);

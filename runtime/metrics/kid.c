@@ -63,7 +63,8 @@ wg_status wg_metric_kid(const double *a, int64_t na, const double *b, int64_t nb
                        (long long)o.subset_size, (long long)n_min);
     if (o.n_subsets < 1)
         return wg_fail(WG_ERR_INVALID, "kid: n_subsets = %d must be >= 1", o.n_subsets);
-    if ((s = met_check_finite(a, na * dim, "kid: a")) || (s = met_check_finite(b, nb * dim, "kid: b")))
+    if ((s = met_check_finite(a, na * dim, "kid: a")) ||
+        (s = met_check_finite(b, nb * dim, "kid: b")))
         return s;
     double *mmd;
     if ((s = met_alloc((void **)&mmd, (size_t)o.n_subsets, sizeof *mmd, "kid"))) return s;
@@ -98,9 +99,7 @@ wg_status wg_metric_kid(const double *a, int64_t na, const double *b, int64_t nb
     double mean = sum / o.n_subsets, ss = 0.0;
     for (int t = 0; t < o.n_subsets; t++) ss += (mmd[t] - mean) * (mmd[t] - mean);
     free(mmd);
-    *result = (wg_kid_result){.mean = mean,
-                              .std = sqrt(ss / o.n_subsets),
-                              .subset_size = m,
-                              .n_subsets = o.n_subsets};
+    *result = (wg_kid_result){
+        .mean = mean, .std = sqrt(ss / o.n_subsets), .subset_size = m, .n_subsets = o.n_subsets};
     return WG_OK;
 }

@@ -26,8 +26,10 @@ wg_status wg_metric_modes(const double *samples, int64_t n, int dim, const doubl
     if (!(o.radius > 0.0) || !isfinite(o.radius))
         return wg_fail(WG_ERR_INVALID, "modes: radius = %g must be positive and finite", o.radius);
     if (o.min_count < 0 || !(o.min_share >= 0.0 && o.min_share <= 1.0))
-        return wg_fail(WG_ERR_INVALID, "modes: min_share = %g must lie in [0, 1], min_count = %lld "
-                       "must be >= 0", o.min_share, (long long)o.min_count);
+        return wg_fail(WG_ERR_INVALID,
+                       "modes: min_share = %g must lie in [0, 1], min_count = %lld "
+                       "must be >= 0",
+                       o.min_share, (long long)o.min_count);
     if ((s = met_check_finite(samples, n * dim, "modes: samples")) ||
         (s = met_check_finite(centers, (int64_t)n_modes * dim, "modes: centers")))
         return s;

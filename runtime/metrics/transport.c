@@ -238,8 +238,9 @@ wg_status wg_metric_assignment(const double *cost, int64_t n, int64_t *row_to_co
         free(ints);
         return s;
     }
-    lap L = {cost, ni, ints, ints + ni, dbls, ints + 2 * ni, ints + 3 * ni, ints + 4 * ni,
-             ints + 5 * ni, dbls + ni};
+    lap L = {
+        cost,          ni,       ints, ints + ni, dbls, ints + 2 * ni, ints + 3 * ni, ints + 4 * ni,
+        ints + 5 * ni, dbls + ni};
     int n_free = lap_init(&L);
     for (int pass = 0; pass < 2 && n_free > 0; pass++) n_free = lap_arr(&L, n_free);
     for (int k = 0; k < n_free; k++) lap_augment(&L, L.free_rows[k]);
