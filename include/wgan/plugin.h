@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define WG_PLUGIN_ABI_MAJOR 1
-#define WG_PLUGIN_ABI_MINOR 0
+#define WG_PLUGIN_ABI_MINOR 1
 #define WG_PLUGIN_ENTRY_NAME "wg_plugin_entry"
 
 typedef enum wg_plugin_kind {
@@ -192,6 +192,12 @@ typedef struct wg_data_vtable {
      * same (seed, index) must give the same batch, so a resumed run sees the data the
      * uninterrupted run would have seen. */
     wg_status (*batch)(void *state, uint64_t index, int64_t count, float *out);
+    /* Optional (ABI 1.1). For data drawn from a mixture of isotropic gaussians (the toy
+     * mixtures), what mode-coverage metrics need: *count modes with centers at
+     * (*centers)[m * dim .. m * dim + dim), valid as long as the state, and the
+     * per-coordinate standard deviation of each component, all in data space (after any
+     * scaling the plugin applies). *count 0: the data has no such modes. */
+    wg_status (*modes)(void *state, int *count, const double **centers, int *dim, double *std);
 } wg_data_vtable;
 
 #ifdef __cplusplus

@@ -13,9 +13,10 @@
  *       (its columns 0 and 2) plus N(0, noise^2) per coordinate, divided by 7.5
  *   data: {plugin: gaussian1d}    # mean: 0, std: 1
  *
- * The mixtures' modes, for metrics: 8gaussians has modes radius * c / 1.414 with
- * standard deviation std / 1.414 per coordinate; 25gaussians spacing * (i, j) / 2.828
- * with std / 2.828.
+ * The mixtures' modes, for metrics (the `modes` hook): 8gaussians has modes
+ * radius * c / 1.414 with standard deviation std / 1.414 per coordinate; 25gaussians
+ * spacing * (i, j) / 2.828 with std / 2.828; gaussian1d one mode, its mean, with its
+ * std. The swiss roll has none.
  *
  * Except for 25gaussians' fixed set, point r of batch b is drawn from the Philox block
  * (r, stream, b, seed): the same (seed, b) always gives the same batch. */
@@ -31,7 +32,20 @@ typedef struct toy {
     double scale, std, noise, mean;
     float *points; /* 25gaussians: the fixed set, [n, 2] */
     wgp_order order;
+    int n_modes, mode_dim;
+    double centers[25 * 2], mode_std; /* in data space, after the scaling */
 } toy;
+
+static const double eight_centers[8][2] = {
+    {1, 0},
+    {-1, 0},
+    {0, 1},
+    {0, -1},
+    {SQRT1_2, SQRT1_2},
+    {SQRT1_2, -SQRT1_2},
+    {-SQRT1_2, SQRT1_2},
+    {-SQRT1_2, -SQRT1_2},
+};
 
 static wg_status toy_new(toy t, void **state) {
     toy *p = malloc(sizeof *p);
@@ -45,6 +59,11 @@ static wg_status eight_create(const wg_cfg *config, uint64_t seed, void **state)
     toy t = {.set = SET_8GAUSSIANS, .seed = seed};
     wg_status s = wg_cfg_double(config, "radius", 2.0, 0.0, 1e6, &t.scale);
     if (s == WG_OK) s = wg_cfg_double(config, "std", 0.02, 0.0, 1e6, &t.std);
+    t.n_modes = 8;
+    t.mode_dim = 2;
+    t.mode_std = t.std / 1.414;
+    for (int m = 0; m < 8; m++)
+        for (int k = 0; k < 2; k++) t.centers[2 * m + k] = t.scale * eight_centers[m][k] / 1.414;
     return s == WG_OK ? toy_new(t, state) : s;
 }
 
@@ -55,6 +74,13 @@ static wg_status twentyfive_create(const wg_cfg *config, uint64_t seed, void **s
     if (s == WG_OK) s = wg_cfg_double(config, "std", 0.05, 0.0, 1e6, &t.std);
     if (s == WG_OK) s = wg_cfg_int64(config, "samples", 100000, 25, (int64_t)1 << 28, &samples);
     if (s != WG_OK) return s;
+    t.n_modes = 25;
+    t.mode_dim = 2;
+    t.mode_std = t.std / 2.828;
+    for (int cell = 0; cell < 25; cell++) {
+        t.centers[2 * cell] = t.scale * (cell / 5 - 2) / 2.828;
+        t.centers[2 * cell + 1] = t.scale * (cell % 5 - 2) / 2.828;
+    }
     int64_t n = samples / 25 * 25;
     t.points = malloc((size_t)n * 2 * sizeof *t.points);
     if (!t.points)
@@ -87,6 +113,10 @@ static wg_status gaussian1d_create(const wg_cfg *config, uint64_t seed, void **s
     toy t = {.set = SET_GAUSSIAN1D, .seed = seed};
     wg_status s = wg_cfg_double(config, "mean", 0.0, -1e6, 1e6, &t.mean);
     if (s == WG_OK) s = wg_cfg_double(config, "std", 1.0, 0.0, 1e6, &t.std);
+    t.n_modes = 1;
+    t.mode_dim = 1;
+    t.mode_std = t.std;
+    t.centers[0] = t.mean;
     return s == WG_OK ? toy_new(t, state) : s;
 }
 
@@ -104,17 +134,6 @@ static wg_status toy_sample_shape(void *state, wg_shape *shape, wg_data_layout *
     *layout = WG_DATA_POINTS;
     return WG_OK;
 }
-
-static const double eight_centers[8][2] = {
-    {1, 0},
-    {-1, 0},
-    {0, 1},
-    {0, -1},
-    {SQRT1_2, SQRT1_2},
-    {SQRT1_2, -SQRT1_2},
-    {-SQRT1_2, SQRT1_2},
-    {-SQRT1_2, -SQRT1_2},
-};
 
 static wg_status toy_batch(void *state, uint64_t index, int64_t count, float *out) {
     toy *t = state;
@@ -153,8 +172,17 @@ static wg_status toy_batch(void *state, uint64_t index, int64_t count, float *ou
     return WG_OK;
 }
 
+static wg_status toy_modes(void *state, int *count, const double **centers, int *dim, double *std) {
+    const toy *t = state;
+    *count = t->n_modes;
+    *centers = t->centers;
+    *dim = t->mode_dim;
+    *std = t->mode_std;
+    return WG_OK;
+}
+
 #define TOY_VTABLE(create)                                                                         \
-    { sizeof(wg_data_vtable), (create), toy_destroy, toy_sample_shape, toy_batch }
+    { sizeof(wg_data_vtable), (create), toy_destroy, toy_sample_shape, toy_batch, toy_modes }
 
 static const wg_data_vtable eight_vt = TOY_VTABLE(eight_create);
 static const wg_data_vtable twentyfive_vt = TOY_VTABLE(twentyfive_create);

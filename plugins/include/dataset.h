@@ -238,7 +238,7 @@ static inline wg_status wgp_images_batch(void *state, uint64_t index, int64_t co
 #define WGP_IMAGES_VTABLE(create)                                                                  \
     {                                                                                              \
         sizeof(wg_data_vtable), (create), wgp_images_destroy, wgp_images_sample_shape,             \
-            wgp_images_batch                                                                       \
+            wgp_images_batch, NULL /* no mixture modes */                                          \
     }
 
 #endif

@@ -13,5 +13,9 @@ int wg_cmd_run(int argc, char **argv);
 int wg_cmd_devices(int argc, char **argv);
 int wg_cmd_plugins(int argc, char **argv);
 int wg_cmd_bench(int argc, char **argv);
+int wg_cmd_classifier(int argc, char **argv);
+int wg_cmd_jsw(int argc, char **argv);
+int wg_cmd_compare(int argc, char **argv);
+int wg_cmd_report(int argc, char **argv);
 
 #endif

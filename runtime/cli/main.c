@@ -9,6 +9,12 @@ static const wg_command commands[] = {
     {"devices", "list the compute devices wgan can use", wg_cmd_devices},
     {"plugins", "list the plugins found on the search path", wg_cmd_plugins},
     {"bench", "time the training steps of experiments on a device", wg_cmd_bench},
+    {"classifier", "train or show the Fashion-MNIST classifier behind FID and KID",
+     wg_cmd_classifier},
+    {"jsw", "JS divergence against W1 for two 1-D gaussians moved apart", wg_cmd_jsw},
+    {"compare", "train experiments x devices x seeds from a sweep file and tabulate them",
+     wg_cmd_compare},
+    {"report", "write an HTML page of charts and tables about run folders", wg_cmd_report},
 };
 
 static void usage(FILE *out) {

@@ -246,6 +246,7 @@ static wg_status load(wg_experiment *e) {
     if ((s = wg_plugins_load(&e->plugins)) != WG_OK) return s;
     if ((s = create_plugins(e)) != WG_OK) return s;
     if ((s = read_sample_count(e, e->config)) != WG_OK) return s;
+    if ((s = exp_eval_configure(e)) != WG_OK) return s;
     if ((s = wg_cfg_check_unused(e->config)) != WG_OK) return s;
 
     if (o->resume_dir) {
@@ -286,6 +287,7 @@ static void destroy_plugin(exp_plugin *p, void (*destroy)(void *)) {
 void wg_experiment_free(wg_experiment *e) {
     if (!e) return;
     exp_rundir_close(e);
+    exp_eval_free(e);
     wg_plan_free(e->critic_plan);
     wg_plan_free(e->gen_plan);
     wg_plan_free(e->project_plan);

@@ -21,6 +21,7 @@ typedef enum exp_source {
     EXP_SRC_CRITIC,  /* a [1] target of the critic plan (its last run) */
     EXP_SRC_GEN,     /* a [1] target of the generator plan */
     EXP_SRC_DIAG,    /* computed on the host from the diagnostics plan */
+    EXP_SRC_EVAL,    /* computed by the evaluation (evaluate.c) */
 } exp_source;
 
 typedef struct exp_column {
@@ -89,6 +90,8 @@ struct wg_experiment {
     bool have_w;
     wg_progress_mode progress;
     bool interrupted;
+
+    struct exp_eval *eval; /* evaluate.c: what is measured at log steps and at the end */
 };
 
 /* Column indices of the fixed metrics. */
@@ -111,6 +114,21 @@ enum {
 wg_status exp_build(wg_experiment *e);
 /* Runs a plan without moving the training's random stream (diagnostics, samples). */
 wg_status exp_run_aside(wg_experiment *e, wg_plan *plan);
+/* Pieces of the step graphs that other graphs of the run reuse (evaluation). */
+void exp_begin_build(wg_experiment *e, wg_build *b, int64_t batch);
+/* `self` is the experiment: the signature of wg_critic_fn. */
+wg_status exp_apply_critic(void *self, wg_build *build, wg_node x, wg_node *score);
+wg_status exp_apply_generator(wg_experiment *e, wg_build *build, wg_node z, wg_node *x);
+/* The critic's scores at `x` (score_out may be NULL) and the per-sample norm of its
+ * input gradient over all non-batch axes: [N]. */
+wg_status exp_input_grad_norm(wg_experiment *e, wg_build *b, wg_node x, wg_node *score_out,
+                              wg_node *norm);
+/* A plugin's failure while tracing, with the step it happened in. */
+wg_status exp_traced(wg_build *b, wg_status s, const char *what);
+/* [n, sample...] */
+wg_shape exp_batch_shape(const wg_experiment *e, int64_t n);
+/* false when WG_EXP_MAX_COLUMNS are taken */
+bool exp_add_column(wg_experiment *e, const char *name, exp_source source, wg_node node);
 /* Critic steps in generator step `g` (0-based), warm-up included. */
 int exp_critic_iterations(const wg_experiment *e, int64_t g);
 
@@ -141,6 +159,27 @@ wg_status exp_append_metrics(wg_experiment *e);
 wg_status exp_write_samples(wg_experiment *e);
 wg_status exp_write_summary(wg_experiment *e, const char *state, const char *message);
 double exp_seconds(const wg_experiment *e);
+
+/* evaluate.c: sample quality and the critic's Lipschitz constant at log steps, FID and
+ * KID for images, the training-health verdict at the end (docs/experiments.md). */
+/* Reads the `eval` section (at load, before unused keys are reported). */
+wg_status exp_eval_configure(wg_experiment *e);
+/* In exp_build, after the step graphs and before any plan (plans point into the
+ * graph's nodes): the evaluation's nodes and columns. */
+wg_status exp_eval_trace(wg_experiment *e);
+/* After exp_build: the evaluation's plans and fixed inputs. */
+wg_status exp_eval_build(wg_experiment *e);
+/* After the run folder is open: the FID classifier (trained when not cached) and the
+ * real images' features. */
+wg_status exp_eval_start(wg_experiment *e);
+/* At a log step, after exp_read_metrics: fills the EXP_SRC_EVAL columns. */
+wg_status exp_eval_step(wg_experiment *e);
+/* At the end of a run: the health verdict over metrics.csv, logged and, unless quiet,
+ * printed. */
+void exp_eval_finish(wg_experiment *e);
+/* The evaluation's keys of summary.json, each line "  \"key\": value,\n". */
+void exp_eval_summary(const wg_experiment *e, wg_buf *b);
+void exp_eval_free(wg_experiment *e);
 
 /* progress.c */
 void exp_progress(wg_experiment *e, bool logged);

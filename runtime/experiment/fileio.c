@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,13 @@ void wg_buf_json_string(wg_buf *buf, const char *text) {
             wg_buf_append(buf, p, 1);
     }
     wg_buf_puts(buf, "\"");
+}
+
+void wg_buf_json_number(wg_buf *buf, double value) {
+    if (isfinite(value))
+        wg_buf_printf(buf, "%.9g", value);
+    else
+        wg_buf_puts(buf, "null");
 }
 
 void wg_buf_free(wg_buf *buf) {

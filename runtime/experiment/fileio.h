@@ -24,6 +24,8 @@ void wg_buf_printf(wg_buf *buf, const char *fmt, ...)
     ;
 /* `text` as a JSON string literal, quotes included. */
 void wg_buf_json_string(wg_buf *buf, const char *text);
+/* A JSON number, or null when `value` is NaN or infinite. */
+void wg_buf_json_number(wg_buf *buf, double value);
 void wg_buf_free(wg_buf *buf);
 
 /* Writes `size` bytes to a temporary file next to `path`, fsyncs it, renames it over

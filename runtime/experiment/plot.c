@@ -391,3 +391,119 @@ wg_status wg_plot_images(const float *images, int64_t count, int channels, int h
     }
     return WG_OK;
 }
+
+/* ---- line charts ---- */
+
+#define DASH_ON 9.0
+#define DASH_PERIOD 15.0
+
+/* A 2-pixel-wide segment from (x0, y0) to (x1, y1); `travelled` carries the dash phase
+ * from one segment to the next. */
+static void draw_segment(wg_image *im, double x0, double y0, double x1, double y1, uint32_t color,
+                         int dashed, double *travelled) {
+    double length = hypot(x1 - x0, y1 - y0);
+    int steps = (int)ceil(length * 2) + 1;
+    for (int i = 0; i < steps; i++) {
+        double t = steps > 1 ? (double)i / (steps - 1) : 0;
+        double along = *travelled + t * length;
+        if (dashed && fmod(along, DASH_PERIOD) >= DASH_ON) continue;
+        int px = (int)lround(x0 + t * (x1 - x0)), py = (int)lround(y0 + t * (y1 - y0));
+        fill_rect(im, px - 1, py - 1, px + 1, py + 1, color, 1);
+    }
+    *travelled += length;
+}
+
+static void draw_marker(wg_image *im, int px, int py, uint32_t color) {
+    fill_rect(im, px - 4, py - 4, px + 5, py + 5, color, 1);
+    fill_rect(im, px - 2, py - 2, px + 3, py + 3, WHITE, 1);
+}
+
+static void draw_series(wg_image *im, const frame *f, const wg_plot_series *s) {
+    double travelled = 0;
+    int have_last = 0;
+    double lx = 0, ly = 0;
+    for (int64_t i = 0; i < s->n; i++) {
+        if (!isfinite(s->x[i]) || !isfinite(s->y[i])) {
+            have_last = 0;
+            continue;
+        }
+        double px = f->x0 + (s->x[i] - f->x.lo) / (f->x.hi - f->x.lo) * (f->x1 - f->x0);
+        double py = f->y1 - (s->y[i] - f->y.lo) / (f->y.hi - f->y.lo) * (f->y1 - f->y0);
+        if (have_last) draw_segment(im, lx, ly, px, py, s->color, s->dashed, &travelled);
+        lx = px;
+        ly = py;
+        have_last = 1;
+    }
+    for (int64_t i = 0; i < s->n && s->markers; i++)
+        if (isfinite(s->x[i]) && isfinite(s->y[i]))
+            draw_marker(im, to_px(f, s->x[i]), to_py(f, s->y[i]), s->color);
+}
+
+static void draw_legend(wg_image *im, const frame *f, const wg_plot_series *series, int count) {
+    const int row = CHAR_H + 8, sample = 30;
+    int width = 0;
+    for (int i = 0; i < count; i++)
+        if (wg_text_width(series[i].label, TEXT_SCALE) > width)
+            width = wg_text_width(series[i].label, TEXT_SCALE);
+    int x0 = f->x0 + 10, y0 = f->y0 + 10, x1 = x0 + sample + 18 + width + 10;
+    int y1 = y0 + count * row + 6;
+    fill_rect(im, x0, y0, x1, y1, WHITE, 0.9);
+    draw_box(im, x0, y0, x1, y1, GRID);
+    for (int i = 0; i < count; i++) {
+        const wg_plot_series *s = &series[i];
+        int y = y0 + 6 + i * row, mid = y + CHAR_H / 2;
+        double travelled = 0;
+        draw_segment(im, x0 + 8, mid, x0 + 8 + sample, mid, s->color, s->dashed, &travelled);
+        if (s->markers) draw_marker(im, x0 + 8 + sample / 2, mid, s->color);
+        wg_draw_text(im, x0 + 8 + sample + 10, y, s->label, TEXT_SCALE, BLACK);
+    }
+}
+
+/* The finite range of one coordinate over every series; *found 0 when there is none. */
+static range series_range(const wg_plot_series *series, int count, int use_y, int *found) {
+    range r = {INFINITY, -INFINITY};
+    for (int i = 0; i < count; i++)
+        for (int64_t k = 0; k < series[i].n; k++) {
+            double v = use_y ? series[i].y[k] : series[i].x[k];
+            if (!isfinite(series[i].x[k]) || !isfinite(series[i].y[k])) continue;
+            r.lo = fmin(r.lo, v);
+            r.hi = fmax(r.hi, v);
+        }
+    *found = r.lo <= r.hi;
+    return r;
+}
+
+wg_status wg_plot_lines(const wg_plot_series *series, int count, const char *title,
+                        const char *x_label, wg_image *out) {
+    *out = (wg_image){0};
+    if (count < 1) return wg_fail(WG_ERR_INVALID, "a line chart needs a series");
+    int found_x, found_y;
+    range rx = series_range(series, count, 0, &found_x);
+    range ry = series_range(series, count, 1, &found_y);
+    if (!found_x || !found_y) rx = ry = (range){0, 1};
+    if (rx.hi - rx.lo < 1e-12) rx = (range){rx.lo - 0.5, rx.hi + 0.5};
+    ry.lo = fmin(ry.lo, 0);
+    if (ry.hi - ry.lo < 1e-12) ry.hi = ry.lo + 1;
+    double pad = 0.05 * (ry.hi - ry.lo);
+    frame f = {0, 0, 0, 0, rx, {ry.lo < 0 ? ry.lo - pad : 0, ry.hi + pad}};
+    axis_ticks ty = ticks_for(f.y);
+    int left = label_width(&ty) + 14, top = 36, bottom = 56, right = 24;
+    wg_status status = wg_image_new(out, 760, 520, WHITE);
+    if (status != WG_OK) return status;
+    f.x0 = left;
+    f.y0 = top;
+    f.x1 = out->width - right - 1;
+    f.y1 = out->height - bottom - 1;
+    draw_x_axis(out, &f, 1);
+    draw_y_axis(out, &f);
+    for (int i = 0; i < count; i++) draw_series(out, &f, &series[i]);
+    draw_box(out, f.x0, f.y0, f.x1, f.y1, BLACK);
+    draw_legend(out, &f, series, count);
+    if (title && *title)
+        wg_draw_text(out, (f.x0 + f.x1 - wg_text_width(title, TEXT_SCALE)) / 2, 12, title,
+                     TEXT_SCALE, BLACK);
+    if (x_label && *x_label)
+        wg_draw_text(out, (f.x0 + f.x1 - wg_text_width(x_label, TEXT_SCALE)) / 2,
+                     out->height - CHAR_H - 8, x_label, TEXT_SCALE, BLACK);
+    return WG_OK;
+}

@@ -22,6 +22,22 @@ wg_status wg_plot_points(const float *real, int64_t n_real, const float *generat
 wg_status wg_plot_images(const float *images, int64_t count, int channels, int height, int width,
                          wg_image *out);
 
+/* One line of a line chart: n points (x[i], y[i]) joined in order; non-finite points
+ * break the line. */
+typedef struct wg_plot_series {
+    const char *label;
+    const double *x, *y;
+    int64_t n;
+    uint32_t color;
+    int dashed;  /* a dashed line instead of a solid one */
+    int markers; /* a square at every point */
+} wg_plot_series;
+
+/* A line chart of `count` series on shared axes (y from 0 or below, to the largest
+ * value), a legend in the top-left corner, `title` above and `x_label` below. */
+wg_status wg_plot_lines(const wg_plot_series *series, int count, const char *title,
+                        const char *x_label, wg_image *out);
+
 /* Text in a 5x7 pixel font scaled by `scale`, top-left corner at (x, y). Digits,
  * letters (upper case drawn as lower case) and " .,:;-+=/()%". */
 void wg_draw_text(wg_image *image, int x, int y, const char *text, int scale, uint32_t color);

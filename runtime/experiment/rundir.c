@@ -202,13 +202,6 @@ static wg_status write_real_images(wg_experiment *e) {
 
 /* ---- summary.json ---- */
 
-static void json_number(wg_buf *b, double v) {
-    if (isfinite(v))
-        wg_buf_printf(b, "%.9g", v);
-    else
-        wg_buf_puts(b, "null");
-}
-
 static void json_key(wg_buf *b, const char *key) {
     wg_buf_puts(b, "  ");
     wg_buf_json_string(b, key);
@@ -235,10 +228,10 @@ wg_status exp_write_summary(wg_experiment *e, const char *state, const char *mes
     json_key(&b, "critic_steps");
     wg_buf_printf(&b, "%" PRId64 ",\n", e->critic_step);
     json_key(&b, "seconds");
-    json_number(&b, seconds);
+    wg_buf_json_number(&b, seconds);
     wg_buf_puts(&b, ",\n");
     json_key(&b, "seconds_per_generator_step");
-    json_number(&b, e->gen_step ? seconds / (double)e->gen_step : NAN);
+    wg_buf_json_number(&b, e->gen_step ? seconds / (double)e->gen_step : NAN);
     wg_buf_puts(&b, ",\n");
     json_key(&b, "seed");
     wg_buf_printf(&b, "%" PRIu64 ",\n", e->seed);
@@ -258,13 +251,14 @@ wg_status exp_write_summary(wg_experiment *e, const char *state, const char *mes
         wg_buf_json_string(&b, plugins[i]->plugin ? plugins[i]->plugin->name : "none");
     }
     wg_buf_puts(&b, "},\n");
+    exp_eval_summary(e, &b);
     json_key(&b, "final_metrics");
     wg_buf_puts(&b, "{");
     for (int i = 0; i < e->n_columns && e->have_w; i++) {
         wg_buf_printf(&b, "%s\n    ", i ? "," : "");
         wg_buf_json_string(&b, e->columns[i].name);
         wg_buf_puts(&b, ": ");
-        json_number(&b, e->columns[i].value);
+        wg_buf_json_number(&b, e->columns[i].value);
     }
     wg_buf_puts(&b, e->have_w ? "\n  }\n}\n" : "}\n}\n");
     wg_status s;

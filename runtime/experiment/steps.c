@@ -37,7 +37,7 @@ wg_status exp_run_aside(wg_experiment *e, wg_plan *plan) {
 
 /* ---- networks as the plugins build them ---- */
 
-static wg_status apply_critic(void *self, wg_build *build, wg_node x, wg_node *score) {
+wg_status exp_apply_critic(void *self, wg_build *build, wg_node x, wg_node *score) {
     wg_experiment *e = self;
     const char *network = wg_build_network(build);
     wg_build_set_network(build, "critic");
@@ -46,7 +46,7 @@ static wg_status apply_critic(void *self, wg_build *build, wg_node x, wg_node *s
     return s;
 }
 
-static wg_status apply_generator(wg_experiment *e, wg_build *build, wg_node z, wg_node *x) {
+wg_status exp_apply_generator(wg_experiment *e, wg_build *build, wg_node z, wg_node *x) {
     const char *network = wg_build_network(build);
     wg_build_set_network(build, "generator");
     wg_status s = e->arch.plugin->vt.arch.generator(e->arch.state, build, z, x);
@@ -54,14 +54,14 @@ static wg_status apply_generator(wg_experiment *e, wg_build *build, wg_node z, w
     return s;
 }
 
-static void begin(wg_experiment *e, wg_build *b, int64_t batch) {
+void exp_begin_build(wg_experiment *e, wg_build *b, int64_t batch) {
     const wg_lipschitz_vtable *lip =
         e->lipschitz.plugin ? &e->lipschitz.plugin->vt.lipschitz : NULL;
     wg_build_begin(b, e->graph, &e->registry, batch, lip, e->lipschitz.state);
 }
 
 /* A plugin's failure while tracing, with the step it happened in. */
-static wg_status traced(wg_build *b, wg_status s, const char *what) {
+wg_status exp_traced(wg_build *b, wg_status s, const char *what) {
     if (s == WG_OK) s = wg_build_check(b);
     if (s == WG_OK) return WG_OK;
     char message[1024];
@@ -69,7 +69,7 @@ static wg_status traced(wg_build *b, wg_status s, const char *what) {
     return wg_fail(s, "building the %s: %s", what, message);
 }
 
-static wg_shape batch_shape(const wg_experiment *e, int64_t n) {
+wg_shape exp_batch_shape(const wg_experiment *e, int64_t n) {
     wg_shape s = {e->sample_shape.ndim + 1, {n}};
     for (int k = 0; k < e->sample_shape.ndim; k++) s.dim[k + 1] = e->sample_shape.dim[k];
     return s;
@@ -111,12 +111,14 @@ static int find_column(const wg_experiment *e, const char *name) {
     return -1;
 }
 
-static void add_column(wg_experiment *e, const char *name, exp_source source, wg_node node) {
-    if (e->n_columns == WG_EXP_MAX_COLUMNS) return;
+bool exp_add_column(wg_experiment *e, const char *name, exp_source source, wg_node node) {
+    if (e->n_columns == WG_EXP_MAX_COLUMNS) return false;
     exp_column *c = &e->columns[e->n_columns++];
     snprintf(c->name, sizeof c->name, "%s", name);
     c->source = source;
     c->node = node;
+    c->value = 0;
+    return true;
 }
 
 /* Metrics a plugin added, as extra columns; a name already taken by the runtime's
@@ -128,7 +130,7 @@ static void add_plugin_columns(wg_experiment *e, const wg_build *b, exp_source s
         int at = find_column(e, name);
         if (at >= 0 && at < COL_FIXED_COUNT) continue;
         if (at >= 0) snprintf(name, sizeof name, "gen_%s", b->metrics[i].name);
-        if (find_column(e, name) < 0) add_column(e, name, source, b->metrics[i].node);
+        if (find_column(e, name) < 0) exp_add_column(e, name, source, b->metrics[i].node);
     }
 }
 
@@ -168,27 +170,27 @@ static wg_status optimize(wg_experiment *e, const char *network, int which, wg_n
 
 static wg_status build_critic_step(wg_experiment *e, targets *t) {
     wg_build b;
-    begin(e, &b, e->batch);
+    exp_begin_build(e, &b, e->batch);
     wg_graph *g = e->graph;
-    e->real = wg_input(g, batch_shape(e, e->batch), "real");
+    e->real = wg_input(g, exp_batch_shape(e, e->batch), "real");
     wg_node z = wg_random_normal(g, wg_shape2(e->batch, e->noise_dim), 0, 1);
     wg_node fake = WG_NONE, s_real = WG_NONE, s_fake = WG_NONE, loss = WG_NONE;
     wg_node penalty = WG_NONE;
-    wg_status s = apply_generator(e, &b, z, &fake);
-    if (s == WG_OK) s = apply_critic(e, &b, e->real, &s_real);
-    if (s == WG_OK) s = apply_critic(e, &b, fake, &s_fake);
+    wg_status s = exp_apply_generator(e, &b, z, &fake);
+    if (s == WG_OK) s = exp_apply_critic(e, &b, e->real, &s_real);
+    if (s == WG_OK) s = exp_apply_critic(e, &b, fake, &s_fake);
     if (s == WG_OK)
         s = e->loss.plugin->vt.loss.critic_loss(e->loss.state, &b, s_real, s_fake, &loss);
     const wg_lipschitz_vtable *lip = b.lipschitz;
     if (s == WG_OK && lip && lip->penalty) {
-        wg_critic_fn fn = {apply_critic, e};
+        wg_critic_fn fn = {exp_apply_critic, e};
         wg_build_set_network(&b, "critic");
         s = lip->penalty(e->lipschitz.state, &b, &fn, e->real, fake, &penalty);
     }
-    s = traced(&b, s, "critic step");
+    s = exp_traced(&b, s, "critic step");
     wg_node total = penalty == WG_NONE ? loss : wg_add(g, loss, penalty);
     wg_node w = wg_sub(g, wg_mean_all(g, s_real), wg_mean_all(g, s_fake));
-    if (s == WG_OK) s = traced(&b, optimize(e, "critic", 0, total), "critic step");
+    if (s == WG_OK) s = exp_traced(&b, optimize(e, "critic", 0, total), "critic step");
     if (s == WG_OK) {
         e->columns[COL_W].node = w;
         e->columns[COL_CRITIC_LOSS].node = loss;
@@ -204,15 +206,15 @@ static wg_status build_critic_step(wg_experiment *e, targets *t) {
 
 static wg_status build_generator_step(wg_experiment *e, targets *t) {
     wg_build b;
-    begin(e, &b, e->batch);
+    exp_begin_build(e, &b, e->batch);
     wg_graph *g = e->graph;
     wg_node z = wg_random_normal(g, wg_shape2(e->batch, e->noise_dim), 0, 1);
     wg_node fake = WG_NONE, score = WG_NONE, loss = WG_NONE;
-    wg_status s = apply_generator(e, &b, z, &fake);
-    if (s == WG_OK) s = apply_critic(e, &b, fake, &score);
+    wg_status s = exp_apply_generator(e, &b, z, &fake);
+    if (s == WG_OK) s = exp_apply_critic(e, &b, fake, &score);
     if (s == WG_OK) s = e->loss.plugin->vt.loss.generator_loss(e->loss.state, &b, score, &loss);
-    s = traced(&b, s, "generator step");
-    if (s == WG_OK) s = traced(&b, optimize(e, "generator", 1, loss), "generator step");
+    s = exp_traced(&b, s, "generator step");
+    if (s == WG_OK) s = exp_traced(&b, optimize(e, "generator", 1, loss), "generator step");
     if (s == WG_OK) {
         e->columns[COL_GEN_LOSS].node = loss;
         add_plugin_columns(e, &b, EXP_SRC_GEN);
@@ -230,7 +232,7 @@ static wg_status build_projection(wg_experiment *e, targets *t) {
         e->lipschitz.plugin ? &e->lipschitz.plugin->vt.lipschitz : NULL;
     if (!lip || !lip->project) return WG_OK;
     wg_build b;
-    begin(e, &b, e->batch);
+    exp_begin_build(e, &b, e->batch);
     wg_build_set_network(&b, "critic");
     wg_status s = WG_OK;
     int count = e->registry.count; /* the hook may add state; project what existed */
@@ -243,19 +245,20 @@ static wg_status build_projection(wg_experiment *e, targets *t) {
             !push(t, wg_assign(e->graph, node, projected)))
             s = wg_fail(WG_ERR_NOMEM, "out of memory building the projection");
     }
-    s = traced(&b, s, "projection");
+    s = exp_traced(&b, s, "projection");
     if (s == WG_OK) s = push_all(t, &b, NULL);
     wg_build_end(&b);
     return s;
 }
 
-/* Per-sample norm of the critic's input gradient at `x`: [N]. */
-static wg_status input_grad_norm(wg_experiment *e, wg_build *b, wg_node x, wg_node *norm) {
+wg_status exp_input_grad_norm(wg_experiment *e, wg_build *b, wg_node x, wg_node *score_out,
+                              wg_node *norm) {
     wg_graph *g = e->graph;
     wg_node score = WG_NONE, grad = WG_NONE;
-    wg_status s = apply_critic(e, b, x, &score);
+    wg_status s = exp_apply_critic(e, b, x, &score);
     if (s == WG_OK) s = wg_grad(g, wg_sum_all(g, score), 1, &x, &grad);
     if (s != WG_OK) return s;
+    if (score_out) *score_out = score;
     int ndim = wg_node_shape(g, x).ndim;
     unsigned non_batch = ((1u << ndim) - 1) & ~1u;
     *norm = wg_sqrt(g, wg_sum(g, wg_square(g, grad), non_batch, false));
@@ -266,13 +269,13 @@ static wg_status input_grad_norm(wg_experiment *e, wg_build *b, wg_node x, wg_no
  * so the training steps never compute them. */
 static wg_status build_diagnostics(wg_experiment *e, targets *t) {
     wg_build b;
-    begin(e, &b, e->batch);
+    exp_begin_build(e, &b, e->batch);
     wg_node z = wg_random_normal(e->graph, wg_shape2(e->batch, e->noise_dim), 0, 1);
     wg_node fake = WG_NONE;
-    wg_status s = input_grad_norm(e, &b, e->real, &e->diag_norm_real);
-    if (s == WG_OK) s = apply_generator(e, &b, z, &fake);
-    if (s == WG_OK) s = input_grad_norm(e, &b, fake, &e->diag_norm_fake);
-    s = traced(&b, s, "diagnostics");
+    wg_status s = exp_input_grad_norm(e, &b, e->real, NULL, &e->diag_norm_real);
+    if (s == WG_OK) s = exp_apply_generator(e, &b, z, &fake);
+    if (s == WG_OK) s = exp_input_grad_norm(e, &b, fake, NULL, &e->diag_norm_fake);
+    s = exp_traced(&b, s, "diagnostics");
     if (s == WG_OK && !(push(t, e->diag_norm_real) && push(t, e->diag_norm_fake)))
         s = wg_fail(WG_ERR_NOMEM, "out of memory building the diagnostics");
     wg_build_end(&b);
@@ -281,9 +284,10 @@ static wg_status build_diagnostics(wg_experiment *e, targets *t) {
 
 static wg_status build_samples(wg_experiment *e, targets *t) {
     wg_build b;
-    begin(e, &b, e->n_samples);
+    exp_begin_build(e, &b, e->n_samples);
     e->sample_noise = wg_input(e->graph, wg_shape2(e->n_samples, e->noise_dim), "sample_noise");
-    wg_status s = traced(&b, apply_generator(e, &b, e->sample_noise, &e->sample_out), "sampler");
+    wg_status s =
+        exp_traced(&b, exp_apply_generator(e, &b, e->sample_noise, &e->sample_out), "sampler");
     if (s == WG_OK && !push(t, e->sample_out))
         s = wg_fail(WG_ERR_NOMEM, "out of memory building the sampler");
     wg_build_end(&b);
@@ -332,7 +336,7 @@ wg_status exp_build(wg_experiment *e) {
     if (!e->graph) return wg_fail(WG_ERR_NOMEM, "out of memory creating the step graph");
     e->n_columns = 0;
     for (int i = 0; i < COL_FIXED_COUNT; i++)
-        add_column(e, fixed_names[i], EXP_SRC_COUNTER, WG_NONE);
+        exp_add_column(e, fixed_names[i], EXP_SRC_COUNTER, WG_NONE);
     e->columns[COL_W].source = e->columns[COL_CRITIC_LOSS].source = EXP_SRC_CRITIC;
     e->columns[COL_PENALTY].source = EXP_SRC_CRITIC;
     e->columns[COL_GEN_LOSS].source = EXP_SRC_GEN;
@@ -344,6 +348,8 @@ wg_status exp_build(wg_experiment *e) {
     if (s == WG_OK) s = build_projection(e, &project);
     if (s == WG_OK) s = build_diagnostics(e, &diag);
     if (s == WG_OK) s = build_samples(e, &samples);
+    /* plans point into the graph's nodes: every node must exist before the first plan */
+    if (s == WG_OK) s = exp_eval_trace(e);
     if (s == WG_OK) s = wg_session_new(e->graph, e->device, e->seed, &e->session);
     if (s == WG_OK) s = plan(e, &critic, &e->critic_plan);
     if (s == WG_OK) s = plan(e, &gen, &e->gen_plan);

@@ -63,6 +63,7 @@ static wg_status train_step(wg_experiment *e) {
     bool checkpoint = due(e->gen_step, e->checkpoint_every, last);
     /* a checkpoint is written only after its losses were seen to be finite */
     if (log || checkpoint) s = exp_read_metrics(e, log);
+    if (s == WG_OK && log) s = exp_eval_step(e);
     if (s == WG_OK && log) {
         s = exp_append_metrics(e);
         log_metrics(e);
@@ -93,6 +94,7 @@ static wg_status initialize(wg_experiment *e) {
 
 static wg_status start(wg_experiment *e) {
     wg_status s = open_and_build(e);
+    if (s == WG_OK) s = exp_eval_build(e);
     if (s != WG_OK) return s;
     bool restored = false;
     if (e->resuming && (s = exp_checkpoint_restore(e, &restored)) != WG_OK) return s;
@@ -114,6 +116,7 @@ static wg_status start(wg_experiment *e) {
                  "constrains the wrong function (WGAN-GP uses layer norm in the critic)",
                  e->lipschitz.plugin->name, e->arch.plugin->name);
     if (!restored && e->sample_every > 0) s = exp_write_samples(e);
+    if (s == WG_OK) s = exp_eval_start(e);
     return s;
 }
 
@@ -159,6 +162,7 @@ wg_status wg_experiment_run(wg_experiment *e) {
     } else if (!e->interrupted) {
         exp_log(e, "finished %" PRId64 " generator steps in %.1f s", e->gen_step, exp_seconds(e));
     }
+    exp_eval_finish(e);
     wg_status written = exp_write_summary(e, state, message);
     if (s != WG_OK) return wg_fail(s, "%s", message);
     return written;

@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""wgan against PyTorch on the same cases, run side by side.
+
+Each round runs, for every case, `wgan bench` and then torch_wgan.py under every
+PyTorch configuration (intra-op threads, inter-op threads, OpenBLAS threads), each in
+its own process, so that a busy machine slows both alike and each process's peak RSS
+is its own. The PyTorch configuration of a case is the one with the lowest median over
+the rounds; the ratio of a case is the median over the rounds of
+(PyTorch time / wgan time) with that configuration: above 1, wgan is faster.
+
+    experiments/bench/compare.py                      # all cases, 3 rounds
+    experiments/bench/compare.py --rounds 5 --case 8gaussians-gp --wgan build/wgan
+
+Needs only the standard library; PyTorch is looked for in /usr/bin/python3 (Debian's
+python3-torch), this interpreter and python3 on PATH, or --python. Exit status 3
+when no interpreter has torch (use --wgan-only to time wgan alone).
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# case -> (experiment file, generator steps per repeat, warm-up steps)
+CASES = {
+    "8gaussians-clip": ("experiments/wgan-clip-8gaussians.yaml", 10, 2),
+    "8gaussians-gp": ("experiments/wgan-gp-8gaussians.yaml", 10, 2),
+    "8gaussians-sn": ("experiments/wgan-sn-8gaussians.yaml", 10, 2),
+    "fashion-mnist-clip": ("experiments/wgan-clip-fashion-mnist.yaml", 2, 1),
+    "fashion-mnist-gp": ("experiments/wgan-gp-fashion-mnist.yaml", 2, 1),
+    "fashion-mnist-sn": ("experiments/wgan-sn-fashion-mnist.yaml", 2, 1),
+}
+TARGETS = {"8gaussians": 2.0, "fashion-mnist": 1.2}
+
+# torch.set_num_threads, torch.set_num_interop_threads, OPENBLAS_NUM_THREADS (None:
+# OpenBLAS's default, one thread per core)
+DEFAULT_TORCH_CONFIGS = "1:1:-,2:1:-,2:1:1"
+
+
+def parse_configs(text):
+    configs = []
+    for item in text.split(","):
+        threads, interop, blas = item.split(":")
+        configs.append((int(threads), int(interop), None if blas == "-" else int(blas)))
+    return configs
+
+
+def config_name(config):
+    threads, interop, blas = config
+    return "threads %d, interop %d, OpenBLAS %s" % (
+        threads, interop, "default" if blas is None else blas)
+
+
+def find_torch_python(explicit):
+    candidates = [explicit] if explicit else ["/usr/bin/python3", sys.executable,
+                                              shutil.which("python3")]
+    for python in candidates:
+        if not python or not os.path.exists(python):
+            continue
+        probe = subprocess.run([python, "-c", "import torch; print(torch.__version__)"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0:
+            return python, probe.stdout.strip()
+    return None, None
+
+
+def find_wgan(explicit):
+    for path in [explicit, os.environ.get("WGAN"), os.path.join(ROOT, "build", "wgan")]:
+        if path and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def run_json(command, env=None):
+    """Runs a command that prints one JSON object per line; returns the last one."""
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError("%s failed (exit %d):\n%s%s" % (
+            " ".join(command), done.returncode, done.stdout, done.stderr))
+    return json.loads(lines[-1])
+
+
+def wgan_variant(text):
+    """'cpu' or 'cpu,OMP_WAIT_POLICY=passive': a device spec and environment variables."""
+    device, *assignments = text.split(",")
+    env = dict(os.environ)
+    for a in assignments:
+        key, _, value = a.partition("=")
+        env[key] = value
+    return device, env
+
+
+def wgan_command(wgan, case, device, scale):
+    path, steps, warmup = CASES[case]
+    return [wgan, "bench", path, "--device", device, "--json", "--steps",
+            str(max(1, int(steps * scale))), "--warmup", str(warmup), "--repeat", "3"]
+
+
+def torch_command(python, case, config, scale):
+    _, steps, warmup = CASES[case]
+    threads, interop, _ = config
+    return [python, os.path.join(HERE, "torch_wgan.py"), "--case", case, "--steps",
+            str(max(1, int(steps * scale))), "--warmup", str(warmup), "--repeat", "3",
+            "--threads", str(threads), "--interop-threads", str(interop)]
+
+
+def torch_env(config):
+    env = dict(os.environ)
+    if config[2] is not None:
+        env["OPENBLAS_NUM_THREADS"] = str(config[2])
+    return env
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--case", action="append", choices=list(CASES),
+                    help="repeatable; default all")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiplies the generator steps timed per repeat")
+    ap.add_argument("--wgan", help="the wgan program (default $WGAN, else build/wgan)")
+    ap.add_argument("--device", action="append",
+                    help="wgan device to time, optionally with environment variables: "
+                         "'cpu', 'opencl', 'cpu,OMP_WAIT_POLICY=passive'; repeatable "
+                         "(default cpu); the ratio is taken against the first")
+    ap.add_argument("--python", help="a Python interpreter with torch")
+    ap.add_argument("--torch-configs", default=DEFAULT_TORCH_CONFIGS,
+                    help="threads:interop:openblas,... ('-' for OpenBLAS's default); "
+                         "default " + DEFAULT_TORCH_CONFIGS)
+    ap.add_argument("--wgan-only", action="store_true", help="do not run PyTorch")
+    ap.add_argument("--out", help="append every measurement to this JSON-lines file")
+    args = ap.parse_args()
+    cases = args.case or list(CASES)
+    devices = args.device or ["cpu"]
+    configs = parse_configs(args.torch_configs)
+
+    wgan = find_wgan(args.wgan)
+    if not wgan:
+        sys.exit("compare.py: no wgan program: build it (make build) or pass --wgan PATH")
+    python, version = (None, None) if args.wgan_only else find_torch_python(args.python)
+    if not python and not args.wgan_only:
+        print("compare.py: PyTorch is not installed for any Python found (/usr/bin/python3, "
+              "%s, python3 on PATH); install it (Debian: apt install python3-torch) or "
+              "pass --python, or run with --wgan-only" % sys.executable, file=sys.stderr)
+        sys.exit(3)
+
+    load = os.getloadavg()
+    print("machine: %d CPUs, %s, load %.2f %.2f %.2f" % (
+        os.cpu_count(), cpu_model(), *load))
+    print("wgan: %s; PyTorch: %s" % (wgan, "%s (%s)" % (python, version) if python else "-"))
+    out = open(args.out, "a") if args.out else None
+    wg = {(c, d): [] for c in cases for d in devices}  # results per round
+    pt = {(c, k): [] for c in cases for k in range(len(configs))}
+    for r in range(args.rounds):
+        for case in cases:
+            for device in devices:
+                spec, env = wgan_variant(device)
+                res = run_json(wgan_command(wgan, case, spec, args.scale), env)
+                res.update(round=r, case=case, tool="wgan", wgan_device=device)
+                wg[case, device].append(res)
+                record(out, res)
+                print("round %d  %-20s wgan %-30s %9.2f ms" % (
+                    r + 1, case, device, res["ms_median"]), flush=True)
+            for k, config in enumerate(configs if python else []):
+                res = run_json(torch_command(python, case, config, args.scale),
+                               torch_env(config))
+                res.update(round=r, case=case, tool="torch", config=config_name(config))
+                pt[case, k].append(res)
+                record(out, res)
+                print("round %d  %-20s torch %-30s %9.2f ms" % (
+                    r + 1, case, config_name(config), res["ms_median"]), flush=True)
+    print()
+    summarize(cases, devices, configs if python else [], wg, pt)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def record(out, res):
+    if out:
+        res["time"] = time.time()
+        out.write(json.dumps(res) + "\n")
+        out.flush()
+
+
+def summarize(cases, devices, configs, wg, pt):
+    mib = 1024.0
+    for i, d in enumerate(devices):
+        print("wgan[%d] = wgan bench --device %s" % (i + 1, d))
+    head = "%-20s" % "case"
+    for i, _ in enumerate(devices):
+        head += " %12s" % ("wgan[%d]" % (i + 1))
+    if configs:
+        head += " %12s  %-30s %8s %7s %11s %11s" % (
+            "torch", "torch configuration", "ratio", "target", "RSS wgan[1]", "RSS torch")
+    print(head + "   (ms per generator step, medians over rounds; RSS in MiB)")
+    for case in cases:
+        line = "%-20s" % case
+        for d in devices:
+            line += " %12.2f" % statistics.median(x["ms_median"] for x in wg[case, d])
+        if configs:
+            best = min(range(len(configs)),
+                       key=lambda k: statistics.median(x["ms_median"] for x in pt[case, k]))
+            base = wg[case, devices[0]]
+            ratios = [t["ms_median"] / w["ms_median"] for t, w in zip(pt[case, best], base)]
+            target = TARGETS[case.rsplit("-", 1)[0]]
+            line += " %12.2f  %-30s %7.2fx %6.1fx %11.1f %11.1f" % (
+                statistics.median(x["ms_median"] for x in pt[case, best]),
+                config_name(configs[best]), statistics.median(ratios), target,
+                max(x["peak_rss_kib"] for x in base) / mib,
+                max(x["peak_rss_kib"] for x in pt[case, best]) / mib)
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

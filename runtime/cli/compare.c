@@ -1,0 +1,163 @@
+/* wgan compare: train a matrix of experiments x devices x seeds, then tabulate. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "report/report.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: wgan compare SWEEP.yaml [--out DIR] [--only TEXT]... [--devices LIST]\n"
+            "                    [--seeds LIST] [--set KEY=VALUE]... [--progress MODE]\n"
+            "\n"
+            "Trains every experiment of the sweep file on every device with every seed, one\n"
+            "run after another, each in its own run folder DIR/<experiment>-<device>-s<seed>,\n"
+            "then writes DIR/compare.csv (one row per run), DIR/compare.md (the comparison\n"
+            "table, also printed) and DIR/report.html. A failed run is recorded and the\n"
+            "sweep goes on. Run again with the same --out to finish an\n"
+            "interrupted comparison: completed runs are kept, unfinished ones continue.\n"
+            "\n"
+            "The sweep file (docs/results.md, \"wgan compare\"):\n"
+            "  name: compare-lipschitz\n"
+            "  experiments: [experiments/wgan-gp-8gaussians.yaml, ...]\n"
+            "  devices: [cpu, pocl]     # or [all]: every device present\n"
+            "  seeds: [1, 2]\n"
+            "  set: {train.steps: 500}  # applied to every run\n"
+            "\n"
+            "options:\n"
+            "  --out DIR        the comparison folder (default runs/<name>-<date>-<time>)\n"
+            "  --only TEXT      only the experiments whose name contains TEXT (repeatable)\n"
+            "  --devices LIST   replaces the file's devices, e.g. cpu,pocl or all\n"
+            "  --seeds LIST     replaces the file's seeds, e.g. 1,2,3\n"
+            "  --set KEY=VALUE  override a key of every experiment (after the sweep's set:)\n"
+            "  --progress MODE  each run's own output: quiet (default), lines or bar\n"
+            "  --quiet          not even a line per run\n"
+            "\n"
+            "Exit status: 0 every run completed, 1 a run failed (the reports are still\n"
+            "written), 2 bad usage or configuration (nothing was trained), 130 interrupted.\n");
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "wgan compare: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see wgan compare --help)\n");
+    return 2;
+}
+
+/* The command line as one string, for the report. */
+static char *command_line(int argc, char **argv) {
+    wg_buf b = {0};
+    wg_buf_puts(&b, "wgan");
+    for (int i = 0; i < argc; i++) wg_buf_printf(&b, " %s", argv[i]);
+    return b.failed ? NULL : b.data;
+}
+
+int wg_cmd_compare(int argc, char **argv) {
+    const char *sweep_path = NULL, *out_dir = NULL, *devices = NULL, *seeds = NULL;
+    const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
+    const char **only = calloc((size_t)argc + 1, sizeof *only);
+    int n_overrides = 0, n_only = 0, code = 0;
+    wg_sweep_options options = {.progress = WG_PROGRESS_QUIET};
+    if (!overrides || !only) {
+        free(overrides);
+        free(only);
+        return 1;
+    }
+    for (int i = 1; i < argc && !code; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            free(overrides);
+            free(only);
+            return 0;
+        } else if (!strcmp(a, "--set") && has_value) {
+            overrides[n_overrides++] = argv[++i];
+        } else if (!strncmp(a, "--set=", 6)) {
+            overrides[n_overrides++] = a + 6;
+        } else if (!strcmp(a, "--devices") && has_value) {
+            devices = argv[++i];
+        } else if (!strcmp(a, "--seeds") && has_value) {
+            seeds = argv[++i];
+        } else if (!strcmp(a, "--only") && has_value) {
+            only[n_only++] = argv[++i];
+        } else if (!strcmp(a, "--out") && has_value) {
+            out_dir = argv[++i];
+        } else if (!strcmp(a, "--quiet")) {
+            options.quiet = true;
+        } else if (!strcmp(a, "--progress") && has_value) {
+            const char *mode = argv[++i];
+            if (!strcmp(mode, "bar"))
+                options.progress = WG_PROGRESS_BAR;
+            else if (!strcmp(mode, "lines"))
+                options.progress = WG_PROGRESS_LINES;
+            else if (!strcmp(mode, "quiet"))
+                options.progress = WG_PROGRESS_QUIET;
+            else
+                code = usage_error("--progress takes bar, lines or quiet, not '%s'", mode);
+        } else if (!strcmp(a, "--set") || !strcmp(a, "--out") || !strcmp(a, "--progress") ||
+                   !strcmp(a, "--only") || !strcmp(a, "--devices") || !strcmp(a, "--seeds")) {
+            code = usage_error("option '%s' needs a value", a);
+        } else if (a[0] == '-' && a[1]) {
+            code = usage_error("unknown option '%s'", a);
+        } else if (!sweep_path) {
+            sweep_path = a;
+        } else {
+            code = usage_error("one sweep file at a time ('%s' is one too many)", a);
+        }
+    }
+    if (!code && !sweep_path) {
+        usage(stderr);
+        code = 2;
+    }
+    if (code) {
+        free(overrides);
+        free(only);
+        return code;
+    }
+
+    wg_sweep *sweep = NULL;
+    wg_status s = wg_sweep_load(sweep_path, overrides, n_overrides, &sweep);
+    if (s == WG_OK) s = wg_sweep_select(sweep, only, n_only);
+    if (s == WG_OK && devices) s = wg_sweep_set_devices(sweep, devices);
+    if (s == WG_OK && seeds) s = wg_sweep_set_seeds(sweep, seeds);
+    free(overrides);
+    free(only);
+    if (s != WG_OK) {
+        fprintf(stderr, "%s\n", wg_last_error());
+        wg_sweep_free(sweep);
+        return s == WG_ERR_CONFIG ? 2 : 1;
+    }
+    char dir[4200];
+    if (out_dir) {
+        snprintf(dir, sizeof dir, "%s", out_dir);
+    } else {
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        snprintf(dir, sizeof dir, "runs/%s-%s", sweep->name, stamp);
+    }
+    char *command = command_line(argc, argv);
+    options.out_dir = dir;
+    options.command = command;
+    int n_failed = 0;
+    bool interrupted = false;
+    s = wg_sweep_execute(sweep, &options, &n_failed, &interrupted);
+    free(command);
+    wg_sweep_free(sweep);
+    if (s != WG_OK) {
+        if (s == WG_ERR_CONFIG)
+            fprintf(stderr, "%s\n", wg_last_error());
+        else
+            fprintf(stderr, "wgan compare: %s\n", wg_last_error());
+        return s == WG_ERR_CONFIG ? 2 : 1;
+    }
+    if (!options.quiet || n_failed)
+        fprintf(stderr, "wgan compare: %s%d failed; %s/compare.csv, compare.md, report.html\n",
+                interrupted ? "interrupted; " : "", n_failed, dir);
+    return interrupted ? 130 : n_failed ? 1 : 0;
+}

@@ -1,0 +1,242 @@
+/* Reading run folders back and presenting them: CSV tables (metrics.csv, compare.csv),
+ * a small JSON reader (summary.json), a run folder as one record, the HTML report with
+ * inline SVG charts, and sweep files for `wgan compare`. Columns and summary keys are
+ * looked up by name, so a run folder written by an older or newer runtime still reads:
+ * whatever is missing shows as a dash. */
+#ifndef WGAN_REPORT_H
+#define WGAN_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "experiment/experiment.h"
+#include "experiment/fileio.h"
+#include "wgan/config.h"
+#include "wgan/metrics.h"
+#include "wgan/status.h"
+
+/* ---- CSV ---- */
+
+/* A CSV file as text cells: a header row and data rows (RFC 4180 quoting). */
+typedef struct wg_table {
+    int n_cols;
+    int64_t n_rows;
+    char **header; /* n_cols names */
+    char **cells;  /* n_rows * n_cols; NULL where a short row had no field */
+} wg_table;
+
+/* Parses `text`; `name` stands for the file in messages. A file without a header row
+ * is an empty table. WG_ERR_INVALID for an unterminated quote. */
+wg_status wg_table_parse(const char *name, const char *text, wg_table *out);
+/* Reads and parses a file (WG_ERR_IO when it cannot be read). */
+wg_status wg_table_read(const char *path, wg_table *out);
+void wg_table_free(wg_table *table);
+/* The index of the column called `name`, or -1. */
+int wg_table_column(const wg_table *table, const char *name);
+/* The cell's text, or "" when the row has no such field (col -1 included). */
+const char *wg_table_cell(const wg_table *table, int64_t row, int col);
+/* The cell as a number; NaN when empty, absent or not a number ("nan" and "inf" are
+ * read as such). */
+double wg_table_number(const wg_table *table, int64_t row, int col);
+/* Appends a CSV field, quoted when it holds a comma, a quote or a line break. */
+void wg_buf_csv_field(wg_buf *buf, const char *text);
+
+/* ---- JSON ---- */
+
+typedef enum wg_json_type {
+    WG_JSON_NULL,
+    WG_JSON_BOOL,
+    WG_JSON_NUMBER,
+    WG_JSON_STRING,
+    WG_JSON_ARRAY,
+    WG_JSON_OBJECT,
+} wg_json_type;
+
+typedef struct wg_json wg_json;
+struct wg_json {
+    wg_json_type type;
+    bool boolean;
+    double number;
+    char *string; /* UTF-8, NUL-terminated */
+    int n;        /* items of an array, members of an object */
+    char **keys;  /* object member names, in document order */
+    wg_json **items;
+};
+
+/* Parses one JSON value (RFC 8259; nesting up to 64 levels). Errors are WG_ERR_INVALID
+ * with `name:line:col: message`. */
+wg_status wg_json_parse(const char *name, const char *text, wg_json **out);
+void wg_json_free(wg_json *value);
+/* Member `key` of an object, or NULL. */
+const wg_json *wg_json_member(const wg_json *object, const char *key);
+/* A member found by a dotted path ("versions.wgan"), or NULL. */
+const wg_json *wg_json_path(const wg_json *root, const char *path);
+/* The shallowest member called `key` anywhere below `root` (breadth first, objects
+ * only), or NULL: for keys whose nesting a reader should not depend on. */
+const wg_json *wg_json_find(const wg_json *root, const char *key);
+/* The number of the shallowest numeric member called `key` below `root` (breadth
+ * first), or NaN. */
+double wg_json_find_number(const wg_json *root, const char *key);
+/* A number (true/false read as 1/0), or NaN for anything else or NULL. */
+double wg_json_number(const wg_json *value);
+/* A string, or NULL. */
+const char *wg_json_string(const wg_json *value);
+
+/* ---- a run folder ---- */
+
+/* Quantities the report shows, each looked up under a few names because the runtime's
+ * evaluation columns may be called differently from one version to the next. */
+typedef enum wg_quantity {
+    WG_Q_W_ESTIMATE = 0, /* the critic's estimate of W, last logged value */
+    WG_Q_W1,             /* exact W1 between generated and real samples */
+    WG_Q_W1_FLOOR,       /* W1 between two real samples of the same size */
+    WG_Q_MODES,          /* modes covered */
+    WG_Q_N_MODES,        /* modes of the mixture */
+    WG_Q_HIGH_QUALITY,   /* share of samples near a mode */
+    WG_Q_FID,
+    WG_Q_KID,
+    WG_Q_LIPSCHITZ, /* the largest difference quotient of the critic: a lower
+                       bound on its Lipschitz constant */
+    WG_Q_COUNT
+} wg_quantity;
+
+/* The column and key names tried for a quantity, most specific first (NULL-ended). */
+const char *const *wg_quantity_names(wg_quantity q);
+/* A short label for tables and legends ("exact W1"). */
+const char *wg_quantity_label(wg_quantity q);
+
+typedef struct wg_run_info {
+    char *dir;   /* as given */
+    char *id;    /* the folder's last path component */
+    char *name;  /* the experiment's name (summary.json, else config.yaml, else id) */
+    char *state; /* completed, diverged, failed, interrupted, not started, ... */
+    char *message;
+    char *data, *arch, *loss, *lipschitz; /* plugin names, "" when unknown */
+    char *device;                         /* the device's description, "" when unknown */
+    char *device_spec;                    /* as asked for (compare), else config's */
+    int64_t seed;                         /* -1 when unknown */
+    int64_t steps, steps_planned;         /* -1 when unknown */
+    double ms_per_step;                   /* NaN when unknown */
+    double memory_bytes;                  /* device arenas + persistent; NaN when unknown */
+    double peak_rss_bytes;                /* NaN when unknown */
+    wg_table metrics;                     /* metrics.csv, 0 rows when missing */
+    wg_json *summary;                     /* summary.json or NULL */
+    bool have_health;
+    wg_health_report health; /* from metrics.csv through wg_metric_health */
+    int n_samples;
+    char **samples;    /* samples/step_*.png, in step order */
+    char *real_sample; /* samples/real.png or NULL */
+} wg_run_info;
+
+/* Reads what there is of a run folder: summary.json, metrics.csv, config.yaml and the
+ * sample pictures. Missing or unreadable files leave their fields unknown (a run that
+ * never started reads as such); only running out of memory is an error. */
+wg_status wg_run_load(const char *dir, wg_run_info *run);
+void wg_run_free(wg_run_info *run);
+/* A quantity's final value: summary.json first (any nesting), else the last finite
+ * value of its metrics.csv column; NaN when neither has it. */
+double wg_run_quantity(const wg_run_info *run, wg_quantity q);
+/* The metrics.csv column holding a quantity, or -1. */
+int wg_run_quantity_column(const wg_run_info *run, wg_quantity q);
+/* Whether the run ended badly: diverged, failed, or its process crashed (not a run
+ * that was interrupted, never started or is still going). */
+bool wg_run_failed(const wg_run_info *run);
+/* Spearman's rank correlation between the critic's W estimate and the exact W1 over
+ * the logged rows where both are finite: does the curve one watches follow the
+ * distance? NaN with fewer than 5 such rows or without a W1 column. */
+double wg_run_w_correlation(const wg_run_info *run);
+/* "clip", "GP", "SN", "JS baseline", ...: the method of a run for tables and legends. */
+const char *wg_run_method(const wg_run_info *run, char *buf, size_t size);
+
+/* ---- compare.csv ---- */
+
+/* Appends compare.csv for `runs` (header included): one row per run. */
+void wg_compare_csv(const wg_run_info *runs, int n_runs, wg_buf *out);
+/* Reads DIR/compare.csv and the run folders it lists (paths relative to DIR), with
+ * the measurements only compare.csv has (memory, peak RSS, failure messages).
+ * *runs is a new array of *n_runs records (free each with wg_run_free, then free()). */
+wg_status wg_compare_load(const char *dir, wg_run_info **runs, int *n_runs);
+
+/* The comparison table (medians over seeds per method and device, one table per data
+ * set) in Markdown. */
+wg_status wg_compare_markdown(const wg_run_info *runs, int n_runs, wg_buf *out);
+
+/* ---- the HTML report ---- */
+
+typedef struct wg_report_options {
+    const char *title;   /* NULL: "wgan report" */
+    const char *command; /* the command that made it, shown verbatim; may be NULL */
+} wg_report_options;
+
+/* A self-contained page: inline CSS, inline SVG charts, PNG samples as data: URIs,
+ * no scripts. */
+wg_status wg_report_html(const wg_run_info *runs, int n_runs, const wg_report_options *options,
+                         wg_buf *out);
+
+/* ---- sweeps (wgan compare) ---- */
+
+typedef struct wg_sweep_experiment {
+    char *label; /* names the run folders: <label>-<device>-s<seed> */
+    char *path;  /* the experiment file */
+    int n_overrides;
+    char **overrides; /* the item's own `set:`, as "key=value" */
+} wg_sweep_experiment;
+
+typedef struct wg_sweep {
+    wg_cfg *root;
+    char *path;
+    char *name;
+    const wg_cfg *inline_base; /* `base:` written inline; experiments with path "" use it */
+    int n_experiments;
+    wg_sweep_experiment *experiments;
+    int n_devices;
+    char **devices; /* specs; "all" means every device present */
+    const wg_cfg **device_nodes;
+    int n_seeds; /* 0: each experiment's own seed */
+    int64_t *seeds;
+    int n_overrides; /* the sweep's `set:` then the command line's --set */
+    char **overrides;
+    const wg_cfg **override_nodes; /* where each came from (NULL: command line) */
+} wg_sweep;
+
+/* Reads a sweep file (docs/experiments.md, "Comparing"): every error is WG_ERR_CONFIG
+ * with `file:line:col:`. `cli_overrides` are appended to every run's overrides. */
+wg_status wg_sweep_load(const char *path, const char *const *cli_overrides, int n_cli,
+                        wg_sweep **out);
+void wg_sweep_free(wg_sweep *sweep);
+
+/* Keeps the experiments whose label contains one of the `n` substrings (all of them
+ * when n == 0). WG_ERR_CONFIG when none is left. */
+wg_status wg_sweep_select(wg_sweep *sweep, const char *const *substrings, int n);
+
+/* Replace the sweep's devices or seeds with a comma-separated list from the command
+ * line ("cpu,pocl", "1,2,3"). WG_ERR_CONFIG naming the option for a bad list. */
+wg_status wg_sweep_set_devices(wg_sweep *sweep, const char *list);
+wg_status wg_sweep_set_seeds(wg_sweep *sweep, const char *list);
+
+/* Turns an error message about one of the sweep's overrides ("--set k=v: ...") into
+ * one at the position of its `set:` entry in the sweep file; other messages are
+ * copied. */
+void wg_sweep_locate_error(const wg_sweep *sweep, const char *message, char *out, size_t size);
+
+typedef struct wg_sweep_options {
+    const char *out_dir;       /* the comparison folder */
+    wg_progress_mode progress; /* for each run's own output; QUIET by default */
+    bool quiet;                /* no per-run lines on stderr */
+    const char *command;       /* shown in the report */
+} wg_sweep_options;
+
+/* Runs the whole matrix, one run at a time, each in a child process (a crash or a
+ * failure is recorded and the sweep goes on), then writes compare.csv, compare.md
+ * (wg_compare_markdown) and report.html into out_dir. The devices and every run's configuration are
+ * checked first, in a child too: a WG_ERR_CONFIG there (with its position in the sweep or
+ * experiment file) comes back before anything is trained. A run folder that an earlier, interrupted
+ * comparison left in out_dir is kept when it finished (completed, diverged or failed) and continued
+ * from its checkpoint otherwise. SIGINT and SIGTERM are passed to the running run, which stops
+ * after its step with a checkpoint; no further run starts and *interrupted is set.
+ * *n_failed counts diverged, failed and crashed runs; the return value is about the sweep
+ * itself (configuration, the reports), not about its runs. */
+wg_status wg_sweep_execute(const wg_sweep *sweep, const wg_sweep_options *options, int *n_failed,
+                           bool *interrupted);
+
+#endif
