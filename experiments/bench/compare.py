@@ -53,7 +53,7 @@ def parse_configs(text):
 
 def config_name(config):
     threads, interop, blas = config
-    return "threads %d, interop %d, OpenBLAS %s" % (
+    return "intra %d, inter %d, OpenBLAS %s" % (
         threads, interop, "default" if blas is None else blas)
 
 
@@ -136,7 +136,19 @@ def main():
                          "default " + DEFAULT_TORCH_CONFIGS)
     ap.add_argument("--wgan-only", action="store_true", help="do not run PyTorch")
     ap.add_argument("--out", help="append every measurement to this JSON-lines file")
+    ap.add_argument("--summarize", nargs="+", metavar="FILE",
+                    help="only print the tables of measurements saved with --out")
     args = ap.parse_args()
+    if args.summarize:
+        records = []
+        for path in args.summarize:
+            with open(path) as f:
+                for line in f:
+                    if line.strip():
+                        records.append(json.loads(line))
+                        records[-1].setdefault("session", path)
+        summarize(records)
+        return
     cases = args.case or list(CASES)
     devices = args.device or ["cpu"]
     configs = parse_configs(args.torch_configs)
@@ -156,28 +168,30 @@ def main():
         os.cpu_count(), cpu_model(), *load))
     print("wgan: %s; PyTorch: %s" % (wgan, "%s (%s)" % (python, version) if python else "-"))
     out = open(args.out, "a") if args.out else None
-    wg = {(c, d): [] for c in cases for d in devices}  # results per round
-    pt = {(c, k): [] for c in cases for k in range(len(configs))}
+    session = time.strftime("%Y%m%d-%H%M%S")
+    records = []
     for r in range(args.rounds):
         for case in cases:
             for device in devices:
                 spec, env = wgan_variant(device)
                 res = run_json(wgan_command(wgan, case, spec, args.scale), env)
-                res.update(round=r, case=case, tool="wgan", wgan_device=device)
-                wg[case, device].append(res)
+                res.update(session=session, round=r, case=case, tool="wgan",
+                           wgan_device=device, load=os.getloadavg()[0])
+                records.append(res)
                 record(out, res)
                 print("round %d  %-20s wgan %-30s %9.2f ms" % (
                     r + 1, case, device, res["ms_median"]), flush=True)
-            for k, config in enumerate(configs if python else []):
+            for config in configs if python else []:
                 res = run_json(torch_command(python, case, config, args.scale),
                                torch_env(config))
-                res.update(round=r, case=case, tool="torch", config=config_name(config))
-                pt[case, k].append(res)
+                res.update(session=session, round=r, case=case, tool="torch",
+                           config=config_name(config), load=os.getloadavg()[0])
+                records.append(res)
                 record(out, res)
                 print("round %d  %-20s torch %-30s %9.2f ms" % (
                     r + 1, case, config_name(config), res["ms_median"]), flush=True)
-    print()
-    summarize(cases, devices, configs if python else [], wg, pt)
+    print("load after: %.2f %.2f %.2f\n" % os.getloadavg())
+    summarize(records)
 
 
 def cpu_model():
@@ -198,34 +212,60 @@ def record(out, res):
         out.flush()
 
 
-def summarize(cases, devices, configs, wg, pt):
+def summarize(records):
+    """Tables from measurement records (what --out writes), paired by session and round."""
     mib = 1024.0
-    for i, d in enumerate(devices):
-        print("wgan[%d] = wgan bench --device %s" % (i + 1, d))
-    head = "%-20s" % "case"
-    for i, _ in enumerate(devices):
-        head += " %12s" % ("wgan[%d]" % (i + 1))
-    if configs:
-        head += " %12s  %-30s %8s %7s %11s %11s" % (
-            "torch", "torch configuration", "ratio", "target", "RSS wgan[1]", "RSS torch")
-    print(head + "   (ms per generator step, medians over rounds; RSS in MiB)")
-    for case in cases:
-        line = "%-20s" % case
-        for d in devices:
-            line += " %12.2f" % statistics.median(x["ms_median"] for x in wg[case, d])
-        if configs:
-            best = min(range(len(configs)),
-                       key=lambda k: statistics.median(x["ms_median"] for x in pt[case, k]))
-            base = wg[case, devices[0]]
-            ratios = [t["ms_median"] / w["ms_median"] for t, w in zip(pt[case, best], base)]
-            target = TARGETS[case.rsplit("-", 1)[0]]
-            line += " %12.2f  %-30s %7.2fx %6.1fx %11.1f %11.1f" % (
-                statistics.median(x["ms_median"] for x in pt[case, best]),
-                config_name(configs[best]), statistics.median(ratios), target,
-                max(x["peak_rss_kib"] for x in base) / mib,
-                max(x["peak_rss_kib"] for x in pt[case, best]) / mib)
-        print(line)
+    cases = [c for c in CASES if any(r["case"] == c for r in records)]
+    variants = []
+    for r in records:
+        if r["tool"] == "wgan" and r["wgan_device"] not in variants:
+            variants.append(r["wgan_device"])
+    for i, v in enumerate(variants):
+        print("wgan[%d] = wgan bench --device %s" % (i + 1, v))
+    print("ratio = PyTorch time / wgan time, the median over rounds of the pair measured in "
+          "the same round (above 1: wgan is faster)\n")
 
+    def runs(case, tool, key, value):
+        return {(r["session"], r["round"]): r for r in records
+                if r["case"] == case and r["tool"] == tool and r.get(key) == value}
+
+    head = "%-20s %-34s %9s" % ("case", "PyTorch threads (best)", "PyTorch")
+    for i, _ in enumerate(variants):
+        head += " %11s %7s" % ("wgan[%d]" % (i + 1), "ratio")
+    print(head + " %7s" % "target")
+    memory = []
+    for case in cases:
+        configs = sorted({r["config"] for r in records if r["case"] == case and r["tool"] == "torch"})
+        line = "%-20s" % case
+        best = None
+        if configs:
+            best = min(configs, key=lambda c: statistics.median(
+                r["ms_median"] for r in runs(case, "torch", "config", c).values()))
+            torch_runs = runs(case, "torch", "config", best)
+            line += " %-34s %9.2f" % (best, statistics.median(
+                r["ms_median"] for r in torch_runs.values()))
+        else:
+            line += " %-34s %9s" % ("-", "-")
+        for v in variants:
+            mine = runs(case, "wgan", "wgan_device", v)
+            if not mine:
+                line += " %11s %7s" % ("-", "-")
+                continue
+            line += " %11.2f" % statistics.median(r["ms_median"] for r in mine.values())
+            pairs = [torch_runs[k]["ms_median"] / mine[k]["ms_median"]
+                     for k in mine if best and k in torch_runs]
+            line += " %6.2fx" % statistics.median(pairs) if pairs else " %7s" % "-"
+        print(line + " %6.1fx" % TARGETS[case.rsplit("-", 1)[0]])
+        first = runs(case, "wgan", "wgan_device", variants[0]).values() if variants else []
+        memory.append((case, max((r["peak_rss_kib"] for r in first), default=0) / mib,
+                       max((r["plan_bytes"] + r["persistent_bytes"] for r in first),
+                           default=0) / mib / mib,
+                       max((r["peak_rss_kib"] for r in torch_runs.values()), default=0) / mib
+                       if best else 0))
+    print("\n%-20s %18s %18s %18s" % ("case", "wgan[1] peak RSS", "wgan[1] device",
+                                      "PyTorch peak RSS"))
+    for case, rss, device, torch_rss in memory:
+        print("%-20s %14.1f MiB %14.1f MiB %14.1f MiB" % (case, rss, device, torch_rss))
 
 if __name__ == "__main__":
     main()

@@ -146,6 +146,8 @@ static wg_ref node_ref(wg_plan *plan, const size_t *offsets, wg_node node) {
 static wg_status run_call(wg_plan *plan, wg_call *call) {
     wg_device *device = plan->session->device;
     call->step = plan->session->step;
+    /* the graph may have grown (and moved its node array) since the plan was made */
+    call->data = &call->graph->nodes[call->node];
     if (plan->poison && call->data->op != WG_OP_ASSIGN) {
         wg_status status =
             device->backend->fill(device, call->out, (size_t)wg_shape_numel(&call->data->shape),

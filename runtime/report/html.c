@@ -36,6 +36,15 @@ static void quantity_cell(wg_buf *b, const wg_run_info *runs, const rep_group *g
             if (isfinite(total)) wg_buf_printf(b, " / %.0f", total);
         }
         range_note(b, lo, hi, count, 1, "");
+        if (q == WG_Q_W1 && isfinite(m)) {
+            double floor_ =
+                rep_group_median(runs, g, WG_Q_W1_FLOOR, true, scratch, &lo, &hi, &count);
+            if (isfinite(floor_)) {
+                wg_buf_puts(b, "<small>floor ");
+                rep_number(b, floor_);
+                wg_buf_puts(b, "</small>");
+            }
+        }
     }
     wg_buf_puts(b, "</td>");
 }
@@ -84,16 +93,35 @@ static void swatch(wg_buf *b, const char *method) {
 
 static void comparison_table(wg_buf *b, const wg_run_info *runs, const rep_grouping *g, int first,
                              int end, double *scratch) {
+    /* the seed table's claims about the methods in this table, for reading the rows */
+    bool any_claim = false;
+    for (int k = first; k < end; k++) {
+        const rep_claim *claim = rep_method_claim(g->groups[k].method);
+        bool repeat = false;
+        for (int j = first; j < k && !repeat; j++)
+            repeat = !strcmp(g->groups[j].method, g->groups[k].method);
+        if (!claim || repeat) continue;
+        wg_buf_puts(b, any_claim ? "; " : "<p class=\"claims\">The seed table claims: ");
+        any_claim = true;
+        swatch(b, g->groups[k].method);
+        wg_buf_printf(b, "<b>%s</b> cost %s, stability %s, quality %s", g->groups[k].method,
+                      claim->cost, claim->stability, claim->quality);
+    }
+    if (any_claim) wg_buf_puts(b, ".</p>\n");
+
     bool quality[REP_N_QUALITY], critic[REP_N_CRITIC];
     int n_quality = 0, n_critic = 0;
+    /* the W1 floor is shown in the W1 cell rather than as a column of its own */
     for (int i = 0; i < REP_N_QUALITY; i++)
-        n_quality += quality[i] = rep_any(runs, g, first, end, rep_quality_columns[i]);
+        n_quality += quality[i] = rep_quality_columns[i] != WG_Q_W1_FLOOR &&
+                                  rep_any(runs, g, first, end, rep_quality_columns[i]);
     for (int i = 0; i < REP_N_CRITIC; i++)
         n_critic += critic[i] = rep_any(runs, g, first, end, rep_critic_columns[i]);
-    wg_buf_puts(b, "<table class=\"compare\">\n<thead><tr><th rowspan=\"2\">Method</th>"
-                   "<th rowspan=\"2\">Device</th><th rowspan=\"2\">Runs</th>"
-                   "<th colspan=\"2\" class=\"group\">Cost</th>"
-                   "<th colspan=\"4\" class=\"group\">Stability</th>");
+    wg_buf_puts(
+        b, "<div class=\"wide\"><table class=\"compare\">\n<thead><tr><th rowspan=\"2\">Method</th>"
+           "<th rowspan=\"2\">Device</th><th rowspan=\"2\">Runs</th>"
+           "<th colspan=\"2\" class=\"group\">Cost</th>"
+           "<th colspan=\"4\" class=\"group\">Stability</th>");
     if (n_quality) wg_buf_printf(b, "<th colspan=\"%d\" class=\"group\">Quality</th>", n_quality);
     if (n_critic) wg_buf_printf(b, "<th colspan=\"%d\" class=\"group\">Critic</th>", n_critic);
     wg_buf_puts(b, "</tr>\n<tr><th>ms / step</th><th>memory</th>");
@@ -118,12 +146,6 @@ static void comparison_table(wg_buf *b, const wg_run_info *runs, const rep_group
         wg_buf_puts(b, "</b><small>");
         rep_escape(b, gr->name);
         wg_buf_puts(b, "</small>");
-        const rep_claim *claim = rep_method_claim(gr->method);
-        if (claim)
-            wg_buf_printf(b,
-                          "<small class=\"claim\">claimed: cost %s, stability %s, quality "
-                          "%s</small>",
-                          claim->cost, claim->stability, claim->quality);
         wg_buf_puts(b, "</td><td>");
         rep_escape(b, gr->device);
         wg_buf_printf(b, "</td><td class=\"num\">%d", gr->n);
@@ -167,7 +189,7 @@ static void comparison_table(wg_buf *b, const wg_run_info *runs, const rep_group
             if (critic[i]) quantity_cell(b, runs, gr, rep_critic_columns[i], scratch);
         wg_buf_puts(b, "</tr>\n");
     }
-    wg_buf_puts(b, "</tbody></table>\n");
+    wg_buf_puts(b, "</tbody></table></div>\n");
 }
 
 /* ---- charts ---- */
@@ -231,7 +253,7 @@ static void overlay_chart(wg_buf *b, const wg_run_info *runs, const rep_grouping
         }
     }
     if (n) {
-        rep_chart chart = {title, "generator step", wg_quantity_label(q), 620, 320, series, n, NAN,
+        rep_chart chart = {title, "generator step", wg_quantity_label(q), 600, 320, series, n, NAN,
                            NULL};
         rep_line_chart(b, &chart);
     }
@@ -485,19 +507,20 @@ static void run_details(wg_buf *b, const wg_run_info *runs, const rep_grouping *
 
 static const char style[] =
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;"
-    "color:#222;margin:0 auto;max-width:1280px;padding:24px 32px;background:#fff}"
+    "color:#222;margin:0 auto;max-width:1440px;padding:24px 32px;background:#fff}"
     "h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;border-bottom:1px "
     "solid #ddd;padding-bottom:4px}h3{font-size:16px;margin:20px 0 6px}"
     ".meta{color:#666;margin:2px 0 10px}.note{color:#555;max-width:900px}"
     "code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f4f4f4;"
     "padding:1px 4px;border-radius:3px}"
-    "table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}"
-    "th,td{padding:5px 8px;border-bottom:1px solid #e4e4e4;vertical-align:top;text-align:left}"
+    "table{border-collapse:collapse;margin:8px 0 16px;font-size:12.5px}"
+    ".wide{overflow-x:auto}p.claims{color:#666;font-size:12.5px;margin:4px 0}"
+    "th,td{padding:4px 7px;border-bottom:1px solid #e4e4e4;vertical-align:top;text-align:left}"
     "thead th{background:#f6f6f6;font-weight:600;border-bottom:1px solid #ccc}"
     "th.group{text-align:center;border-bottom:1px solid #bbb}"
     "td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     "td small,td.num small{display:block;color:#777;font-size:11px}"
-    "td.method{max-width:230px}td.method small.claim{color:#999;font-style:italic}"
+    "td.method{white-space:nowrap}"
     ".swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}"
     "td.verdict{text-align:center;white-space:nowrap}"
     "td.pass{background:#e8f5e9}td.fail{background:#fdecea}td.mixed{background:#fff6e0}"

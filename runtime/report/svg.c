@@ -235,19 +235,6 @@ void rep_line_chart(wg_buf *out, const rep_chart *c) {
                       "font-size=\"10\">outliers drawn at the edge</text>\n",
                       left + pw - 4, top + 11);
     }
-    if (isfinite(c->reference_y) && c->reference_y >= ay.lo && c->reference_y <= ay.hi) {
-        double py = PY(c->reference_y);
-        wg_buf_printf(out,
-                      "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#777\" "
-                      "stroke-dasharray=\"3 3\"/>\n",
-                      left, left + pw, py, py);
-        if (c->reference_label) {
-            wg_buf_printf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#777\">",
-                          left + pw - 4, py - 4);
-            rep_escape(out, c->reference_label);
-            wg_buf_puts(out, "</text>\n");
-        }
-    }
 
     /* the series */
     for (int s = 0; s < c->n_series; s++) {
@@ -273,6 +260,23 @@ void rep_line_chart(wg_buf *out, const rep_chart *c) {
         if (drawn == 1)
             wg_buf_printf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n",
                           PX(r->x[last]), PY(r->y[last]), r->color);
+    }
+
+    /* the reference line over the series, its label readable on a halo */
+    if (isfinite(c->reference_y) && c->reference_y >= ay.lo && c->reference_y <= ay.hi) {
+        double py = PY(c->reference_y);
+        wg_buf_printf(out,
+                      "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#777\" "
+                      "stroke-dasharray=\"3 3\"/>\n",
+                      left, left + pw, py, py);
+        if (c->reference_label) {
+            wg_buf_printf(out,
+                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#777\" "
+                          "stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">",
+                          left + pw - 4, py - 4);
+            rep_escape(out, c->reference_label);
+            wg_buf_puts(out, "</text>\n");
+        }
     }
 
     /* legend */
