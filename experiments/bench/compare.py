@@ -40,7 +40,7 @@ TARGETS = {"8gaussians": 2.0, "fashion-mnist": 1.2}
 
 # torch.set_num_threads, torch.set_num_interop_threads, OPENBLAS_NUM_THREADS (None:
 # OpenBLAS's default, one thread per core)
-DEFAULT_TORCH_CONFIGS = "1:1:-,2:1:-,2:1:1"
+DEFAULT_TORCH_CONFIGS = "1:1:-,2:1:-"
 
 
 def parse_configs(text):
@@ -57,11 +57,15 @@ def config_name(config):
         threads, interop, "default" if blas is None else blas)
 
 
+def torch_candidates(explicit):
+    if explicit:
+        return [explicit]
+    return [p for p in ["/usr/bin/python3", sys.executable, shutil.which("python3")] if p]
+
+
 def find_torch_python(explicit):
-    candidates = [explicit] if explicit else ["/usr/bin/python3", sys.executable,
-                                              shutil.which("python3")]
-    for python in candidates:
-        if not python or not os.path.exists(python):
+    for python in torch_candidates(explicit):
+        if not os.path.exists(python):
             continue
         probe = subprocess.run([python, "-c", "import torch; print(torch.__version__)"],
                                capture_output=True, text=True)
@@ -129,7 +133,7 @@ def main():
     ap.add_argument("--device", action="append",
                     help="wgan device to time, optionally with environment variables: "
                          "'cpu', 'opencl', 'cpu,OMP_WAIT_POLICY=passive'; repeatable "
-                         "(default cpu); the ratio is taken against the first")
+                         "(default cpu)")
     ap.add_argument("--python", help="a Python interpreter with torch")
     ap.add_argument("--torch-configs", default=DEFAULT_TORCH_CONFIGS,
                     help="threads:interop:openblas,... ('-' for OpenBLAS's default); "
@@ -158,9 +162,9 @@ def main():
         sys.exit("compare.py: no wgan program: build it (make build) or pass --wgan PATH")
     python, version = (None, None) if args.wgan_only else find_torch_python(args.python)
     if not python and not args.wgan_only:
-        print("compare.py: PyTorch is not installed for any Python found (/usr/bin/python3, "
-              "%s, python3 on PATH); install it (Debian: apt install python3-torch) or "
-              "pass --python, or run with --wgan-only" % sys.executable, file=sys.stderr)
+        print("compare.py: PyTorch is not installed for %s; install it (Debian: apt install "
+              "python3-torch) or pass --python, or run with --wgan-only"
+              % ", ".join(dict.fromkeys(torch_candidates(args.python))), file=sys.stderr)
         sys.exit(3)
 
     load = os.getloadavg()
@@ -261,11 +265,15 @@ def summarize(records):
                        max((r["plan_bytes"] + r["persistent_bytes"] for r in first),
                            default=0) / mib / mib,
                        max((r["peak_rss_kib"] for r in torch_runs.values()), default=0) / mib
-                       if best else 0))
+                       if best else None))
     print("\n%-20s %18s %18s %18s" % ("case", "wgan[1] peak RSS", "wgan[1] device",
                                       "PyTorch peak RSS"))
     for case, rss, device, torch_rss in memory:
-        print("%-20s %14.1f MiB %14.1f MiB %14.1f MiB" % (case, rss, device, torch_rss))
+        print("%-20s %14.1f MiB %14.1f MiB %18s" % (
+            case, rss, device, "-" if torch_rss is None else "%.1f MiB" % torch_rss))
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RuntimeError as error:
+        sys.exit("compare.py: %s" % error)

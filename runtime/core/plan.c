@@ -294,13 +294,29 @@ void wg_profile_reset(void) {
 static void profile_label(const wg_graph *graph, const wg_node_data *d, char *op, size_t op_size,
                           char *shapes, size_t shapes_size) {
     static const char *const maps[WG_MAP_COUNT] = {
-        "scale", "add_scalar", "square",   "sqrt", "rsqrt",      "reciprocal", "exp",  "log",
-        "tanh",  "sigmoid",    "softplus", "relu", "leaky_relu", "clamp",      "step", "in_range"};
-    static const char *const binaries[WG_BIN_COUNT] = {"add", "sub", "mul", "div"};
+        [WG_MAP_SCALE] = "scale",
+        [WG_MAP_ADD_SCALAR] = "add_scalar",
+        [WG_MAP_SQUARE] = "square",
+        [WG_MAP_SQRT] = "sqrt",
+        [WG_MAP_RSQRT] = "rsqrt",
+        [WG_MAP_RECIPROCAL] = "reciprocal",
+        [WG_MAP_EXP] = "exp",
+        [WG_MAP_LOG] = "log",
+        [WG_MAP_TANH] = "tanh",
+        [WG_MAP_SIGMOID] = "sigmoid",
+        [WG_MAP_SOFTPLUS] = "softplus",
+        [WG_MAP_RELU] = "relu",
+        [WG_MAP_LEAKY_RELU] = "leaky_relu",
+        [WG_MAP_CLAMP] = "clamp",
+        [WG_MAP_STEP] = "step",
+        [WG_MAP_IN_RANGE] = "in_range",
+    };
+    static const char *const binaries[WG_BIN_COUNT] = {
+        [WG_BIN_ADD] = "add", [WG_BIN_SUB] = "sub", [WG_BIN_MUL] = "mul", [WG_BIN_DIV] = "div"};
     int code = d->ival[0];
-    if (d->op == WG_OP_MAP && code >= 0 && code < WG_MAP_COUNT)
+    if (d->op == WG_OP_MAP && code >= 0 && code < WG_MAP_COUNT && maps[code])
         snprintf(op, op_size, "map.%s", maps[code]);
-    else if (d->op == WG_OP_BINARY && code >= 0 && code < WG_BIN_COUNT)
+    else if (d->op == WG_OP_BINARY && code >= 0 && code < WG_BIN_COUNT && binaries[code])
         snprintf(op, op_size, "binary.%s", binaries[code]);
     else
         snprintf(op, op_size, "%s", wg_op_name(d->op));
