@@ -266,6 +266,7 @@ typedef struct bench_result {
     const char *device;
     double ms_median, ms_min, ms_max, ms_mean;
     double peak_rss;
+    double load; /* 1-minute load average when the experiment started, -1 if unknown */
 } bench_result;
 
 static void json_string(FILE *out, const char *s) {
@@ -298,9 +299,10 @@ static void print_result(FILE *out, const bench_options *o, const bench_result *
         json_string(out, rate->how);
         fprintf(out,
                 ", \"plan_gemm_gflops\": %.3f, \"floor_ms\": %.4f, \"floor_ratio\": %.3f, "
-                "\"plan_bytes\": %zu, \"persistent_bytes\": %zu, \"peak_rss_kib\": %.0f}\n",
+                "\"plan_bytes\": %zu, \"persistent_bytes\": %zu, \"peak_rss_kib\": %.0f, "
+                "\"load_before\": %.2f, \"cpus\": %ld}\n",
                 1e-9 * rate->plan_flops_per_s, floor_ms, r->ms_median / floor_ms, i->plan_bytes,
-                i->persistent_bytes, r->peak_rss / 1024);
+                i->persistent_bytes, r->peak_rss / 1024, r->load, sysconf(_SC_NPROCESSORS_ONLN));
         return;
     }
     fprintf(out, "%s on %s\n", i->name, r->device);
@@ -326,6 +328,11 @@ static void print_result(FILE *out, const bench_options *o, const bench_result *
             "%.1f MiB\n",
             device_bytes / mib, (double)i->plan_bytes / mib, (double)i->persistent_bytes / mib,
             r->peak_rss / mib);
+    /* Other work on the same cores changes every figure above, and spinning OpenMP
+     * threads make it worse: say how busy the machine was. */
+    if (r->load >= 0)
+        fprintf(out, "  machine     load average %.2f on %ld CPUs when this experiment started\n",
+                r->load, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 static wg_status bench_one(const bench_options *o, const char *path, gemm_rate *rate,
@@ -337,6 +344,8 @@ static wg_status bench_one(const bench_options *o, const char *path, gemm_rate *
         .device = o->device,
         .progress = WG_PROGRESS_QUIET,
     };
+    double load;
+    r->load = getloadavg(&load, 1) == 1 ? load : -1;
     wg_experiment *e = NULL;
     wg_status s = wg_experiment_load(&eo, &e);
     if (s == WG_OK) s = wg_experiment_prepare(e);
