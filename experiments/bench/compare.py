@@ -107,12 +107,12 @@ def wgan_command(wgan, case, device, scale):
             str(max(1, int(steps * scale))), "--warmup", str(warmup), "--repeat", "3"]
 
 
-def torch_command(python, case, config, scale):
+def torch_command(python, case, config, scale, device):
     _, steps, warmup = CASES[case]
     threads, interop, _ = config
     return [python, os.path.join(HERE, "torch_wgan.py"), "--case", case, "--steps",
             str(max(1, int(steps * scale))), "--warmup", str(warmup), "--repeat", "3",
-            "--threads", str(threads), "--interop-threads", str(interop)]
+            "--threads", str(threads), "--interop-threads", str(interop), "--device", device]
 
 
 def torch_env(config):
@@ -138,6 +138,8 @@ def main():
     ap.add_argument("--torch-configs", default=DEFAULT_TORCH_CONFIGS,
                     help="threads:interop:openblas,... ('-' for OpenBLAS's default); "
                          "default " + DEFAULT_TORCH_CONFIGS)
+    ap.add_argument("--torch-device", default="cpu",
+                    help="where PyTorch runs: cpu (default), cuda or cuda:N")
     ap.add_argument("--wgan-only", action="store_true", help="do not run PyTorch")
     ap.add_argument("--out", help="append every measurement to this JSON-lines file")
     ap.add_argument("--summarize", nargs="+", metavar="FILE",
@@ -186,10 +188,13 @@ def main():
                 print("round %d  %-20s wgan %-30s %9.2f ms" % (
                     r + 1, case, device, res["ms_median"]), flush=True)
             for config in configs if python else []:
-                res = run_json(torch_command(python, case, config, args.scale),
-                               torch_env(config))
-                res.update(session=session, round=r, case=case, tool="torch",
-                           config=config_name(config), load=os.getloadavg()[0])
+                res = run_json(torch_command(python, case, config, args.scale,
+                                             args.torch_device), torch_env(config))
+                name = config_name(config)
+                if args.torch_device != "cpu":
+                    name += " on " + args.torch_device
+                res.update(session=session, round=r, case=case, tool="torch", config=name,
+                           load=os.getloadavg()[0])
                 records.append(res)
                 record(out, res)
                 print("round %d  %-20s torch %-30s %9.2f ms" % (

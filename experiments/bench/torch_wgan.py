@@ -12,9 +12,11 @@ building its graph (torch.no_grad), the generator step freezes the critic's
 parameters: the work wgan's step graphs do, written as a PyTorch user would.
 
 Prints one JSON object per case on stdout: ms per generator step (median, min, max
-over repeats), threads, peak RSS of the process (getrusage, KiB).
+over repeats), threads, peak RSS of the process (getrusage, KiB) and, on a GPU, the
+peak memory PyTorch allocated there.
 
     /usr/bin/python3 torch_wgan.py --case 8gaussians-gp --threads 2 --steps 20
+    python3 torch_wgan.py --device cuda --case fashion-mnist-gp
 """
 import argparse
 import gzip
@@ -97,20 +99,21 @@ def mnist_critic(dim, sn):
 
 
 class EightGaussians:
-    def __init__(self, batch):
+    def __init__(self, batch, device):
         angles = torch.arange(8, dtype=torch.float32) * (math.pi / 4)
-        self.centers = 2 * torch.stack([torch.cos(angles), torch.sin(angles)], 1)
-        self.batch = batch
+        self.centers = 2 * torch.stack([torch.cos(angles), torch.sin(angles)], 1).to(device)
+        self.batch, self.device = batch, device
 
     def __call__(self):
-        pick = torch.randint(0, 8, (self.batch,))
-        return (self.centers[pick] + 0.02 * torch.randn(self.batch, 2)) / 1.414
+        pick = torch.randint(0, 8, (self.batch,), device=self.device)
+        noise = torch.randn(self.batch, 2, device=self.device)
+        return (self.centers[pick] + 0.02 * noise) / 1.414
 
 
 class Images:
     """Fashion-MNIST training images in [-1, 1], or random images of that shape."""
 
-    def __init__(self, batch, random_data):
+    def __init__(self, batch, random_data, device):
         self.batch = batch
         if random_data or not os.path.exists(FASHION_MNIST):
             if not random_data:
@@ -123,6 +126,7 @@ class Images:
             count = int.from_bytes(raw[4:8], "big")
             pixels = torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8)
             self.images = pixels.view(count, 1, 28, 28).float() / 127.5 - 1
+        self.images = self.images.to(device)
         self.at = 0
 
     def __call__(self):
@@ -137,18 +141,20 @@ class Images:
 
 
 class Case:
-    def __init__(self, name, random_data, foreach):
+    def __init__(self, name, random_data, foreach, device):
         data, method = name.rsplit("-", 1)
+        self.device = device
         self.method = method
         sn = method == "sn"
         if data == "8gaussians":
             self.batch, self.noise_dim, self.lam = 256, 2, 0.1
             self.G, self.D = toy_mlp(2, 2, False), toy_mlp(2, 1, sn)
-            self.data = EightGaussians(self.batch)
+            self.data = EightGaussians(self.batch, device)
         else:
             self.batch, self.noise_dim, self.lam = 50, 128, 10.0
             self.G, self.D = MnistGenerator(), mnist_critic(64, sn)
-            self.data = Images(self.batch, random_data)
+            self.data = Images(self.batch, random_data, device)
+        self.G, self.D = self.G.to(device), self.D.to(device)
         self.n_critic = 5
         if method == "clip":
             make = lambda p: torch.optim.RMSprop(p, lr=5e-5, foreach=foreach)
@@ -159,16 +165,19 @@ class Case:
 
     def gradient_penalty(self, real, fake):
         shape = [real.shape[0]] + [1] * (real.dim() - 1)
-        e = torch.rand(shape)
+        e = torch.rand(shape, device=self.device)
         x_hat = (e * real + (1 - e) * fake).requires_grad_(True)
         (grad,) = torch.autograd.grad(self.D(x_hat).sum(), x_hat, create_graph=True)
         norm = torch.sqrt(grad.pow(2).flatten(1).sum(1) + 1e-12)
         return self.lam * ((norm - 1) ** 2).mean()
 
+    def noise(self):
+        return torch.randn(self.batch, self.noise_dim, device=self.device)
+
     def critic_step(self):
         real = self.data()
         with torch.no_grad():
-            fake = self.G(torch.randn(self.batch, self.noise_dim))
+            fake = self.G(self.noise())
         loss = self.D(fake).mean() - self.D(real).mean()
         if self.method == "gp":
             loss = loss + self.gradient_penalty(real, fake)
@@ -183,7 +192,7 @@ class Case:
     def generator_step(self):
         for p in self.d_params:
             p.requires_grad_(False)
-        loss = -self.D(self.G(torch.randn(self.batch, self.noise_dim))).mean()
+        loss = -self.D(self.G(self.noise())).mean()
         self.optG.zero_grad(set_to_none=True)
         loss.backward()
         self.optG.step()
@@ -209,22 +218,34 @@ def main():
     ap.add_argument("--random-data", action="store_true",
                     help="random images instead of Fashion-MNIST")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     args = ap.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        sys.exit("torch_wgan.py: this PyTorch has no usable CUDA device")
+    # GPU work is asynchronous: wait for it before reading the clock
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(args.interop_threads)
     torch.manual_seed(args.seed)
     foreach = None if args.foreach is None else bool(args.foreach)
     for name in args.case or CASES:
-        case = Case(name, args.random_data, foreach)
+        case = Case(name, args.random_data, foreach, device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
         for _ in range(args.warmup):
             case.step()
         times = []
         for _ in range(args.repeat):
+            sync()
             start = time.perf_counter()
             for _ in range(args.steps):
                 case.step()
+            sync()
             times.append((time.perf_counter() - start) * 1e3 / args.steps)
+        gpu_peak = (torch.cuda.max_memory_allocated(device) / 1024
+                    if device.type == "cuda" else None)
         print(json.dumps({
             "case": name,
             "ms_median": statistics.median(times),
@@ -235,6 +256,8 @@ def main():
             "foreach": args.foreach,
             "torch": torch.__version__,
             "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "device": args.device,
+            "gpu_peak_kib": gpu_peak,
         }), flush=True)
 
 
