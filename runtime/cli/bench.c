@@ -263,7 +263,7 @@ static void print_profile(FILE *out, int64_t steps, double step_seconds) {
 
 typedef struct bench_result {
     wg_experiment_info info;
-    const char *device;
+    const char *device, *note;
     double ms_median, ms_min, ms_max, ms_mean;
     double peak_rss;
     double load; /* 1-minute load average when the experiment started, -1 if unknown */
@@ -306,6 +306,7 @@ static void print_result(FILE *out, const bench_options *o, const bench_result *
         return;
     }
     fprintf(out, "%s on %s\n", i->name, r->device);
+    if (*r->note) fprintf(out, "  note        %s\n", r->note);
     fprintf(out, "  step        %d x (critic + projection) + generator, batch %lld\n", i->n_critic,
             (long long)i->batch);
     fprintf(out,
@@ -352,6 +353,7 @@ static wg_status bench_one(const bench_options *o, const char *path, gemm_rate *
     if (s == WG_OK) s = wg_experiment_info_get(e, &r->info);
     if (s == WG_OK) {
         r->device = wg_device_description(wg_experiment_device(e));
+        r->note = wg_device_note(wg_experiment_device(e));
         if (strcmp(rate->device, r->device) != 0) s = measure_gemm(wg_experiment_device(e), rate);
     }
     if (s == WG_OK) s = wg_experiment_steps(e, o->warmup);

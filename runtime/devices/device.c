@@ -56,7 +56,10 @@ static wg_status open_auto(wg_device **out) {
     snprintf(reason, sizeof reason, "%s", wg_last_error());
     st = wg_cpu_open(out);
     if (st != WG_OK) return st;
-    snprintf((*out)->note, sizeof(*out)->note, "auto: using cpu because %.*s", 400, reason);
+    char cpu_note[sizeof(*out)->note];
+    snprintf(cpu_note, sizeof cpu_note, "%s", (*out)->note);
+    snprintf((*out)->note, sizeof(*out)->note, "auto: using cpu because %.*s%s%.*s", 220, reason,
+             *cpu_note ? "; " : "", 220, cpu_note);
     wg_clear_error();
     return WG_OK;
 }
