@@ -695,6 +695,8 @@ static const conv_case conv_cases[] = {
     {5, 8, 14, 14, 16, 5, 5, 2, 2, 2, 2}, /* big enough for the threaded paths */
     {2, 1, 12, 9, 6, 3, 5, 1, 3, 0, 2},
     {7, 2, 16, 16, 3, 3, 3, 1, 1, 1, 1}, /* batch chunks with a short last one */
+    /* 800 taps and 784 columns a sample: column matrices of several MiB */
+    {4, 32, 28, 28, 16, 5, 5, 1, 1, 2, 2},
 };
 
 /* y[n,k,p,q] = sum x[n,c,h,w] w[k,c,r,s] over taps h = p sh - ph + r, w = q sw - pw + s:
