@@ -14,6 +14,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "experiment/experiment.h"
 #include "wgan/graph.h"
 #include "wgan/session.h"
@@ -390,13 +391,6 @@ static wg_status bench_one(const bench_options *o, const char *path, gemm_rate *
 
 /* ---- the command ---- */
 
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "wgan bench: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see wgan bench --help)\n");
-    return 2;
-}
-
 static int count_arg(const char *option, const char *text, int64_t low, int64_t *out) {
     char *end;
     long long v = strtoll(text, &end, 10);
@@ -435,9 +429,9 @@ static int parse(int argc, char **argv, bench_options *o) {
             o->json = 1;
         } else if (!strcmp(a, "--set") || !strcmp(a, "--device") || !strcmp(a, "--steps") ||
                    !strcmp(a, "--warmup") || !strcmp(a, "--repeat")) {
-            code = usage_error("option '%s' needs a value", a);
+            code = wg_cli_usage_error("bench", "option '%s' needs a value", a);
         } else if (a[0] == '-' && a[1]) {
-            code = usage_error("unknown option '%s'", a);
+            code = wg_cli_usage_error("bench", "unknown option '%s'", a);
         } else {
             o->experiments[o->n_experiments++] = a;
         }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "experiment/classifier.h"
 
 static void usage(FILE *out) {
@@ -32,13 +33,6 @@ static void usage(FILE *out) {
             d.path, d.data, d.epochs, (unsigned long long)d.seed);
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "wgan classifier: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see wgan classifier --help)\n");
-    return 2;
-}
-
 /* A whole non-negative number, or -1. */
 static long long count_of(const char *text) {
     char *end;
@@ -61,7 +55,7 @@ int wg_cmd_classifier(int argc, char **argv) {
             retrain = true;
             continue;
         } else if (!value) {
-            return usage_error("option '%s' needs a value, or is unknown", a);
+            return wg_cli_usage_error("classifier", "option '%s' needs a value, or is unknown", a);
         } else if (!strcmp(a, "--out")) {
             o.path = value;
         } else if (!strcmp(a, "--data")) {
@@ -77,7 +71,7 @@ int wg_cmd_classifier(int argc, char **argv) {
         } else if (!strcmp(a, "--seed") && n >= 0) {
             o.seed = (uint64_t)n;
         } else {
-            return usage_error("bad option or value near '%s'", a);
+            return wg_cli_usage_error("classifier", "bad option or value near '%s'", a);
         }
         i++;
     }

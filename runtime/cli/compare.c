@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "report/report.h"
 
 static void usage(FILE *out) {
@@ -37,13 +38,6 @@ static void usage(FILE *out) {
             "\n"
             "Exit status: 0 every run completed, 1 a run failed (the reports are still\n"
             "written), 2 bad usage or configuration (nothing was trained), 130 interrupted.\n");
-}
-
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "wgan compare: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see wgan compare --help)\n");
-    return 2;
 }
 
 /* The command line as one string, for the report. */
@@ -89,23 +83,19 @@ int wg_cmd_compare(int argc, char **argv) {
             options.quiet = true;
         } else if (!strcmp(a, "--progress") && has_value) {
             const char *mode = argv[++i];
-            if (!strcmp(mode, "bar"))
-                options.progress = WG_PROGRESS_BAR;
-            else if (!strcmp(mode, "lines"))
-                options.progress = WG_PROGRESS_LINES;
-            else if (!strcmp(mode, "quiet"))
-                options.progress = WG_PROGRESS_QUIET;
-            else
-                code = usage_error("--progress takes bar, lines or quiet, not '%s'", mode);
+            if (!wg_cli_progress_mode(mode, &options.progress))
+                code = wg_cli_usage_error("compare",
+                                          "--progress takes bar, lines or quiet, not '%s'", mode);
         } else if (!strcmp(a, "--set") || !strcmp(a, "--out") || !strcmp(a, "--progress") ||
                    !strcmp(a, "--only") || !strcmp(a, "--devices") || !strcmp(a, "--seeds")) {
-            code = usage_error("option '%s' needs a value", a);
+            code = wg_cli_usage_error("compare", "option '%s' needs a value", a);
         } else if (a[0] == '-' && a[1]) {
-            code = usage_error("unknown option '%s'", a);
+            code = wg_cli_usage_error("compare", "unknown option '%s'", a);
         } else if (!sweep_path) {
             sweep_path = a;
         } else {
-            code = usage_error("one sweep file at a time ('%s' is one too many)", a);
+            code =
+                wg_cli_usage_error("compare", "one sweep file at a time ('%s' is one too many)", a);
         }
     }
     if (!code && !sweep_path) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "experiment/jsw.h"
 
 #define DEFAULT_OUT "runs/js-vs-w"
@@ -36,11 +37,6 @@ static void usage(FILE *out) {
             (unsigned long long)d.seed, d.device);
 }
 
-static int usage_error(const char *arg) {
-    fprintf(stderr, "wgan jsw: bad option or value near '%s'\n(see wgan jsw --help)\n", arg);
-    return 2;
-}
-
 int wg_cmd_jsw(int argc, char **argv) {
     wg_jsw_options o = wg_jsw_defaults();
     o.verbose = true;
@@ -51,7 +47,7 @@ int wg_cmd_jsw(int argc, char **argv) {
             usage(stdout);
             return 0;
         }
-        if (i + 1 >= argc) return usage_error(a);
+        if (i + 1 >= argc) return wg_cli_usage_error("jsw", "bad option or value near '%s'", a);
         const char *value = argv[++i];
         char *end;
         double x = strtod(value, &end);
@@ -71,7 +67,7 @@ int wg_cmd_jsw(int argc, char **argv) {
         else if (!strcmp(a, "--seed") && number && x >= 0 && x == (double)(long long)x)
             o.seed = (uint64_t)x;
         else
-            return usage_error(a);
+            return wg_cli_usage_error("jsw", "bad option or value near '%s'", a);
     }
     wg_jsw_row *rows = calloc((size_t)o.points, sizeof *rows);
     if (!rows) return 1;

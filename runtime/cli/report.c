@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "report/report.h"
 
 static void usage(FILE *out) {
@@ -18,13 +19,6 @@ static void usage(FILE *out) {
                  "options:\n"
                  "  --out FILE    where to write it (default report.html)\n"
                  "  --title TEXT  the page's title\n");
-}
-
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "wgan report: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see wgan report --help)\n");
-    return 2;
 }
 
 /* Appends the runs of one argument: a run folder, or a comparison folder. */
@@ -79,9 +73,9 @@ int wg_cmd_report(int argc, char **argv) {
         } else if (!strcmp(a, "--title") && i + 1 < argc) {
             title = argv[++i];
         } else if (!strcmp(a, "--out") || !strcmp(a, "--title")) {
-            code = usage_error("option '%s' needs a value", a);
+            code = wg_cli_usage_error("report", "option '%s' needs a value", a);
         } else if (a[0] == '-' && a[1]) {
-            code = usage_error("unknown option '%s'", a);
+            code = wg_cli_usage_error("report", "unknown option '%s'", a);
         } else {
             n_dirs++;
             if (add_runs(a, &runs, &n_runs) != WG_OK) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "experiment/experiment.h"
 
 static void usage(FILE *out) {
@@ -42,13 +43,6 @@ static int fail(wg_status status) {
     return status == WG_ERR_CONFIG ? 2 : 1;
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "wgan run: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see wgan run --help)\n");
-    return 2;
-}
-
 int wg_cmd_run(int argc, char **argv) {
     wg_experiment_options options = {0};
     const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
@@ -73,23 +67,18 @@ int wg_cmd_run(int argc, char **argv) {
             options.resume_dir = argv[++i];
         } else if (!strcmp(a, "--progress") && has_value) {
             const char *mode = argv[++i];
-            if (!strcmp(mode, "bar"))
-                options.progress = WG_PROGRESS_BAR;
-            else if (!strcmp(mode, "lines"))
-                options.progress = WG_PROGRESS_LINES;
-            else if (!strcmp(mode, "quiet"))
-                options.progress = WG_PROGRESS_QUIET;
-            else
-                code = usage_error("--progress takes bar, lines or quiet, not '%s'", mode);
+            if (!wg_cli_progress_mode(mode, &options.progress))
+                code = wg_cli_usage_error("run", "--progress takes bar, lines or quiet, not '%s'",
+                                          mode);
         } else if (!strcmp(a, "--set") || !strcmp(a, "--device") || !strcmp(a, "--out") ||
                    !strcmp(a, "--resume") || !strcmp(a, "--progress")) {
-            code = usage_error("option '%s' needs a value", a);
+            code = wg_cli_usage_error("run", "option '%s' needs a value", a);
         } else if (a[0] == '-' && a[1]) {
-            code = usage_error("unknown option '%s'", a);
+            code = wg_cli_usage_error("run", "unknown option '%s'", a);
         } else if (!options.config_path) {
             options.config_path = a;
         } else {
-            code = usage_error("one experiment at a time ('%s' is one too many)", a);
+            code = wg_cli_usage_error("run", "one experiment at a time ('%s' is one too many)", a);
         }
     }
     if (!code && !options.config_path && !options.resume_dir) {
