@@ -71,11 +71,7 @@ static void verdict_cell(wg_buf *b, const wg_run_info *runs, const rep_group *g,
     if (!v.judged) {
         wg_buf_puts(b, v.skipped ? "skipped" : "—");
     } else {
-        wg_buf_printf(b, "%s %d/%d",
-                      v.pass == v.judged   ? "✓"
-                      : v.fail == v.judged ? "✗"
-                                           : "◐",
-                      v.pass, v.judged);
+        wg_buf_printf(b, "%s %d/%d", rep_verdicts_mark(&v), v.pass, v.judged);
         if (isfinite(v.value)) {
             wg_buf_printf(b, "<small>%s ", rep_check_value_names[check]);
             rep_number(b, v.value);

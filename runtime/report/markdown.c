@@ -105,11 +105,7 @@ static void table(wg_buf *b, const wg_run_info *runs, const rep_grouping *g, int
                 wg_buf_puts(b, v.skipped ? " skipped |" : " — |");
                 continue;
             }
-            wg_buf_printf(b, " %s %d/%d",
-                          v.pass == v.judged   ? "✓"
-                          : v.fail == v.judged ? "✗"
-                                               : "◐",
-                          v.pass, v.judged);
+            wg_buf_printf(b, " %s %d/%d", rep_verdicts_mark(&v), v.pass, v.judged);
             if (isfinite(v.value)) {
                 wg_buf_printf(b, " (%s ", rep_check_value_names[c]);
                 rep_number(b, v.value);

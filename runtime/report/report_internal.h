@@ -105,5 +105,7 @@ typedef struct rep_verdicts {
 /* One check over a row's runs. `scratch` has room for the row's runs. */
 rep_verdicts rep_group_verdicts(const wg_run_info *runs, const rep_group *group, int check,
                                 double *scratch);
+/* The mark of a judged row: "✓" every run passed, "✗" every run failed, else "◐". */
+const char *rep_verdicts_mark(const rep_verdicts *v);
 
 #endif

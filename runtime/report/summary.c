@@ -186,6 +186,10 @@ rep_verdicts rep_group_verdicts(const wg_run_info *runs, const rep_group *g, int
     return v;
 }
 
+const char *rep_verdicts_mark(const rep_verdicts *v) {
+    return v->pass == v->judged ? "✓" : v->fail == v->judged ? "✗" : "◐";
+}
+
 bool rep_any(const wg_run_info *runs, const rep_grouping *g, int first, int end, int q) {
     for (int k = first; k < end; k++)
         for (int i = 0; i < g->groups[k].n; i++)
