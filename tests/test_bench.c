@@ -18,9 +18,12 @@ typedef struct known_graph {
     wg_node targets[8];
     int n_targets;
     double flops; /* by hand */
+    wg_device *device;
+    wg_session *session;
+    wg_plan *plan; /* of every target, on the cpu device */
 } known_graph;
 
-/* A few nodes of every kind whose cost the counter distinguishes. */
+/* A few nodes of every kind whose cost the counter distinguishes, planned on cpu. */
 static void build_known(known_graph *k) {
     wg_graph *g = wg_graph_new(WG_F32);
     assert_non_null(g);
@@ -65,41 +68,37 @@ static void build_known(known_graph *k) {
     wg_node r = wg_random_normal(g, wg_shape2(6, 7), 0, 1);
     k->targets[k->n_targets++] = wg_permute(g, r, swap);
     assert_int_equal(wg_graph_status(g), WG_OK);
+
+    assert_int_equal(wg_device_open("cpu", &k->device), WG_OK);
+    assert_int_equal(wg_session_new(g, k->device, 1, &k->session), WG_OK);
+    assert_int_equal(wg_plan_new(k->session, k->n_targets, k->targets, &k->plan), WG_OK);
+}
+
+static void free_known(known_graph *k) {
+    wg_plan_free(k->plan);
+    wg_session_free(k->session);
+    wg_device_close(k->device);
+    wg_graph_free(k->graph);
 }
 
 static void test_flops_of_a_known_graph(void **state) {
     (void)state;
     known_graph k;
     build_known(&k);
-    wg_device *device = NULL;
-    wg_session *session = NULL;
-    wg_plan *plan = NULL;
-    assert_int_equal(wg_device_open("cpu", &device), WG_OK);
-    assert_int_equal(wg_session_new(k.graph, device, 1, &session), WG_OK);
-    assert_int_equal(wg_plan_new(session, k.n_targets, k.targets, &plan), WG_OK);
-    assert_true(wg_plan_flops(plan) == k.flops);
-    wg_plan_free(plan);
-    wg_session_free(session);
-    wg_device_close(device);
-    wg_graph_free(k.graph);
+    assert_true(wg_plan_flops(k.plan) == k.flops);
+    free_known(&k);
 }
 
 /* The profile's flops are the plan's, once per run, and its entries are labelled by
  * op and shapes. */
 static void test_profile_counts_every_run(void **state) {
     (void)state;
+    wg_profile_enable(1); /* before planning: a plan decides then whether it profiles */
     known_graph k;
     build_known(&k);
-    wg_profile_enable(1);
-    wg_device *device = NULL;
-    wg_session *session = NULL;
-    wg_plan *plan = NULL;
-    assert_int_equal(wg_device_open("cpu", &device), WG_OK);
-    assert_int_equal(wg_session_new(k.graph, device, 1, &session), WG_OK);
-    assert_int_equal(wg_plan_new(session, k.n_targets, k.targets, &plan), WG_OK);
     wg_profile_reset();
     const int runs = 3;
-    for (int i = 0; i < runs; i++) assert_int_equal(wg_plan_run(plan), WG_OK);
+    for (int i = 0; i < runs; i++) assert_int_equal(wg_plan_run(k.plan), WG_OK);
 
     double flops = 0;
     int64_t matmul_calls = 0, conv_calls = 0;
@@ -124,10 +123,7 @@ static void test_profile_counts_every_run(void **state) {
     wg_profile_reset();
     for (int i = 0; i < wg_profile_count(); i++) assert_int_equal(wg_profile_get(i).calls, 0);
     wg_profile_enable(0);
-    wg_plan_free(plan);
-    wg_session_free(session);
-    wg_device_close(device);
-    wg_graph_free(k.graph);
+    free_known(&k);
 }
 
 int main(void) {

@@ -120,22 +120,10 @@ static void test_modes_through_the_loader(void **state) {
 
 /* ---- runs ---- */
 
-typedef struct fixture {
-    char *dir;
-} fixture;
+typedef td_fixture fixture;
 
 static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = td_make("wgan-eval");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    td_remove(f->dir);
-    free(f);
-    return 0;
+    return td_fixture_setup(state, "wgan-eval");
 }
 
 static const char *const run_yaml = "name: ev\n"
@@ -341,9 +329,10 @@ static void test_configuration_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_modes_through_the_loader),
-        cmocka_unit_test_setup_teardown(test_evaluation_columns, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_evaluation_leaves_training_alone, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_configuration_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evaluation_columns, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_evaluation_leaves_training_alone, setup,
+                                        td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_configuration_errors, setup, td_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

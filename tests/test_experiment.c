@@ -46,22 +46,10 @@ static const char *const base_yaml = "name: t\n"                              /*
                                      "  critic: {kind: adam, lr: 1e-3}\n"     /* 22 */
                                      "  generator: {kind: adam, lr: 1e-3}\n"; /* 23 */
 
-typedef struct fixture {
-    char *dir;
-} fixture;
+typedef td_fixture fixture;
 
 static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = td_make("wgan-exp");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    td_remove(f->dir);
-    free(f);
-    return 0;
+    return td_fixture_setup(state, "wgan-exp");
 }
 
 /* base_yaml with line `line` (1-based) replaced by `replacement` (may hold several
@@ -660,20 +648,25 @@ static void test_cpu_and_pocl_agree(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_config_errors_through_the_library, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_override_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_errors_through_the_program, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plugin_with_another_abi, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resume_gradient_penalty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resume_weight_clip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resume_spectral_norm, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_run_folder_contents, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_norm_warning, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_divergence_stops_the_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cpu_and_pocl_agree, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_learns_8_gaussians_gradient_penalty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_learns_8_gaussians_spectral_norm, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_learns_8_gaussians_weight_clip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_errors_through_the_library, setup,
+                                        td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_override_errors, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_config_errors_through_the_program, setup,
+                                        td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_plugin_with_another_abi, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_gradient_penalty, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_weight_clip, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_spectral_norm, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_run_folder_contents, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_norm_warning, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_divergence_stops_the_run, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_and_pocl_agree, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_learns_8_gaussians_gradient_penalty, setup,
+                                        td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_learns_8_gaussians_spectral_norm, setup,
+                                        td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_learns_8_gaussians_weight_clip, setup,
+                                        td_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,22 +19,10 @@
 #include "report/report.h"
 #include "tmpdir.h"
 
-typedef struct fixture {
-    char *dir;
-} fixture;
+typedef td_fixture fixture;
 
 static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = td_make("wgan-report");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    td_remove(f->dir);
-    free(f);
-    return 0;
+    return td_fixture_setup(state, "wgan-report");
 }
 
 static int count(const char *text, const char *needle) {
@@ -756,14 +744,15 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_reading),
         cmocka_unit_test(test_json_reading),
-        cmocka_unit_test_setup_teardown(test_run_folder, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_run_folder_with_missing_files, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_html_page, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_compare_csv_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sweep_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sweep_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_compare_end_to_end, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_page_in_a_browser, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_folder, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_run_folder_with_missing_files, setup,
+                                        td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_html_page, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_compare_csv_round_trip, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_file, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_errors, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_compare_end_to_end, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_page_in_a_browser, setup, td_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,3 +50,18 @@ void td_write_text(const char *path, const char *text) {
     assert_int_equal(fputs(text, f) >= 0, 1);
     assert_int_equal(fclose(f), 0);
 }
+
+int td_fixture_setup(void **state, const char *prefix) {
+    td_fixture *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    f->dir = td_make(prefix);
+    *state = f;
+    return 0;
+}
+
+int td_fixture_teardown(void **state) {
+    td_fixture *f = *state;
+    td_remove(f->dir);
+    free(f);
+    return 0;
+}

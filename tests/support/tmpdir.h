@@ -13,4 +13,12 @@ char *td_join(const char *dir, const char *name);
 /* Writes `text` to `path`, failing the test on error. */
 void td_write_text(const char *path, const char *text);
 
+/* A CMocka fixture holding one scratch folder per test: setup makes it (named after
+ * `prefix`), teardown removes it. */
+typedef struct td_fixture {
+    char *dir;
+} td_fixture;
+int td_fixture_setup(void **state, const char *prefix);
+int td_fixture_teardown(void **state);
+
 #endif
