@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "experiment/build.h"
-#include "experiment/registry.h"
+#include "plugin/build.h"
+#include "plugin/registry.h"
 #include "numcheck.h"
 #include "plugin_fixture.h"
 

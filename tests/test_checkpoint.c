@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "experiment/fileio.h"
-#include "experiment/safetensors.h"
+#include "io/fileio.h"
+#include "io/safetensors.h"
 #include "tmpdir.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "experiment/classifier.h"
-#include "experiment/experiment.h"
-#include "experiment/fileio.h"
+#include "eval/classifier.h"
+#include "train/experiment.h"
+#include "io/fileio.h"
 #include "tmpdir.h"
 #include "wgan/metrics.h"
 

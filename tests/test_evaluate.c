@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "experiment/experiment.h"
-#include "experiment/fileio.h"
+#include "train/experiment.h"
+#include "io/fileio.h"
 #include "plugin/loader.h"
 #include "tmpdir.h"
 

@@ -15,9 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "experiment/experiment.h"
-#include "experiment/fileio.h"
-#include "experiment/safetensors.h"
+#include "train/experiment.h"
+#include "io/fileio.h"
+#include "io/safetensors.h"
 #include "tmpdir.h"
 #include "wgan/device.h"
 

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "experiment/fileio.h"
-#include "experiment/jsw.h"
-#include "experiment/plot.h"
+#include "io/fileio.h"
+#include "eval/jsw.h"
+#include "io/plot.h"
 #include "tmpdir.h"
 
 /* JS from the densities on an x grid (midpoint rule), as the seed's demonstration does

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "experiment/image.h"
-#include "experiment/plot.h"
+#include "io/image.h"
+#include "io/plot.h"
 #include "tmpdir.h"
 
 static uint64_t rng = 0x243f6a8885a308d3ull;

@@ -15,8 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "experiment/image.h"
+#include "io/image.h"
 #include "report/report.h"
+#include "sweep/sweep.h"
 #include "tmpdir.h"
 
 typedef td_fixture fixture;

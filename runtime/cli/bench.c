@@ -15,7 +15,7 @@
 
 #include "cli.h"
 #include "cli_args.h"
-#include "experiment/experiment.h"
+#include "train/experiment.h"
 #include "wgan/graph.h"
 #include "wgan/session.h"
 

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "cli_args.h"
-#include "experiment/classifier.h"
+#include "eval/classifier.h"
 
 static void usage(FILE *out) {
     wg_classifier_options d = wg_classifier_defaults();

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "experiment/experiment.h"
+#include "train/experiment.h"
 
 /* Prints "wgan COMMAND: <fmt with arg>" and where the help is; returns exit status 2. */
 int wg_cli_usage_error(const char *command, const char *fmt, const char *arg);

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "cli_args.h"
-#include "report/report.h"
+#include "sweep/sweep.h"
 
 static void usage(FILE *out) {
     fprintf(out,

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "cli_args.h"
-#include "experiment/jsw.h"
+#include "eval/jsw.h"
 
 #define DEFAULT_OUT "runs/js-vs-w"
 

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "cli_args.h"
-#include "experiment/experiment.h"
+#include "train/experiment.h"
 
 static void usage(FILE *out) {
     fprintf(out, "usage: wgan run EXPERIMENT.yaml [options]\n"

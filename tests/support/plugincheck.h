@@ -7,7 +7,7 @@
 #ifndef WGAN_TEST_PLUGINCHECK_H
 #define WGAN_TEST_PLUGINCHECK_H
 
-#include "experiment/build.h"
+#include "plugin/build.h"
 #include "plugin_fixture.h"
 
 /* Creates a lipschitz or loss plugin from `yaml` and checks that it read every key;

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "build.h"
-#include "experiment_internal.h"
-#include "safetensors.h"
+#include "plugin/build.h"
+#include "train/train_internal.h"
+#include "io/safetensors.h"
 
 #define N_CLASSES 10
 #define PIXELS (WG_CLASSIFIER_SIDE * WG_CLASSIFIER_SIDE)

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "report.h"
+#include "sweep.h"
 
 /* ---- child processes ---- */
 

@@ -1,14 +1,14 @@
 /* The experiment's state, shared by the files of this folder. */
-#ifndef WGAN_EXPERIMENT_INTERNAL_H
-#define WGAN_EXPERIMENT_INTERNAL_H
+#ifndef WGAN_TRAIN_INTERNAL_H
+#define WGAN_TRAIN_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "experiment.h"
-#include "fileio.h"
+#include "io/fileio.h"
 #include "plugin/loader.h"
-#include "registry.h"
+#include "plugin/registry.h"
 #include "wgan/config.h"
 #include "wgan/optim.h"
 #include "wgan/session.h"

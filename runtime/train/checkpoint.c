@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "experiment_internal.h"
-#include "safetensors.h"
+#include "train_internal.h"
+#include "io/safetensors.h"
 
 #define CHECKPOINT_FORMAT "wgan-checkpoint-1"
 

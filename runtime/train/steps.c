@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build.h"
-#include "experiment_internal.h"
+#include "plugin/build.h"
+#include "train_internal.h"
 
 static const char *const fixed_names[COL_FIXED_COUNT] = {
     [COL_STEP] = "step",

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report.h"
+#include "sweep.h"
 
 /* ---- overrides from YAML nodes ---- */
 

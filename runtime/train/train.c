@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "experiment_internal.h"
+#include "train_internal.h"
 
 static volatile sig_atomic_t stop_requested;
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build.h"
-#include "experiment_internal.h"
-#include "plot.h"
+#include "plugin/build.h"
+#include "train/train_internal.h"
+#include "io/plot.h"
 
 wg_jsw_options wg_jsw_defaults(void) {
     return (wg_jsw_options){.device = "cpu",

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build.h"
+#include "plugin/build.h"
 #include "classifier.h"
-#include "experiment_internal.h"
+#include "train/train_internal.h"
 #include "wgan/metrics.h"
 
 /* Philox streams of the evaluation's host draws, apart from the variables' (counted

@@ -3,7 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "experiment_internal.h"
+#include "train_internal.h"
 
 #define REDRAW_SECONDS 0.1
 #define BAR_WIDTH 24

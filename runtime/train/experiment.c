@@ -1,6 +1,6 @@
 /* Loading an experiment: the configuration, the plugins, and every check that can be
  * made before any work starts. */
-#include "experiment_internal.h"
+#include "train_internal.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "experiment_internal.h"
-#include "plot.h"
+#include "train_internal.h"
+#include "io/plot.h"
 
 double exp_now(void) {
     struct timespec ts;
