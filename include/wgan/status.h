@@ -2,6 +2,8 @@
 #ifndef WGAN_STATUS_H
 #define WGAN_STATUS_H
 
+#include "wgan/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -20,20 +22,20 @@ typedef enum wg_status {
 } wg_status;
 
 /* Short constant name of a status ("WG_ERR_SHAPE"). */
-const char *wg_status_name(wg_status status);
+WG_API const char *wg_status_name(wg_status status);
 
 /* Message of the last failure on this thread ("" when none). */
-const char *wg_last_error(void);
+WG_API const char *wg_last_error(void);
 
 /* Records a formatted message for this thread and returns `status`, so a failing
  * function can `return wg_fail(WG_ERR_IO, "cannot open %s", path);`. */
-wg_status wg_fail(wg_status status, const char *fmt, ...)
+WG_API wg_status wg_fail(wg_status status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
 
-void wg_clear_error(void);
+WG_API void wg_clear_error(void);
 
 #ifdef __cplusplus
 }
