@@ -66,12 +66,30 @@ static double hinge_fake(double s) {
     return fmax(0, 1 + s);
 }
 
+static double half_square_minus_one(double s) {
+    return 0.5 * (s - 1) * (s - 1);
+}
+static double half_square(double s) {
+    return 0.5 * s * s;
+}
+static double half_square_plus_one(double s) {
+    return 0.5 * (s + 1) * (s + 1);
+}
+static double minus_one_slope(double s) {
+    return s - 1;
+}
+
 static const loss_case cases[] = {
     {"wasserstein", "", neg, same, neg, minus_one},
     {"gan", "", bce_real, bce_fake, non_saturating_gen, non_saturating_slope},
     {"gan", "mode: non_saturating", bce_real, bce_fake, non_saturating_gen, non_saturating_slope},
     {"gan", "mode: minimax", bce_real, bce_fake, minimax_gen, minimax_slope},
     {"hinge", "", hinge_real, hinge_fake, neg, minus_one},
+    /* LSGAN's 0-1 coding (a 0, b 1, c 1) and its Pearson chi^2 targets (a -1, b 1, c 0) */
+    {"least_squares", "", half_square_minus_one, half_square, half_square_minus_one,
+     minus_one_slope},
+    {"least_squares", "{a: -1, b: 1, c: 0}", half_square_minus_one, half_square_plus_one,
+     half_square, same},
 };
 
 static void check_loss(const loss_case *c, wg_dtype dtype) {
@@ -156,6 +174,10 @@ static void test_config_errors(void **state) {
     assert_non_null(strstr(wg_last_error(), "unknown key 'margin'"));
     assert_int_equal(pc_try_create(pf_plugin(WG_PLUGIN_LOSS, "wasserstein"), "mode: minimax"),
                      WG_ERR_CONFIG);
+    const wg_plugin *ls = pf_plugin(WG_PLUGIN_LOSS, "least_squares");
+    assert_int_equal(pc_try_create(ls, "{a: 1, b: 1}"), WG_ERR_CONFIG);
+    assert_non_null(strstr(wg_last_error(), "must differ"));
+    assert_int_equal(pc_try_create(ls, "c: yes"), WG_ERR_CONFIG);
 }
 
 int main(void) {
