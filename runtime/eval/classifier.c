@@ -8,7 +8,10 @@
 #include <zlib.h>
 
 #include "plugin/build.h"
-#include "train/train_internal.h"
+#include "io/clock.h"
+#include "io/fileio.h"
+#include "wgan/optim.h"
+#include "wgan/session.h"
 #include "io/safetensors.h"
 
 #define N_CLASSES 10
@@ -292,7 +295,7 @@ static wg_status accuracy(wg_classifier *c, const wg_fashion_set *test, double *
 /* ---- training ---- */
 
 static wg_status train(wg_classifier *c, const wg_classifier_options *o) {
-    double t0 = exp_now();
+    double t0 = wg_clock_seconds();
     wg_fashion_set data = {0}, test = {0};
     wg_status s = wg_fashion_load(o->data, true, o->train_images, &data);
     if (s == WG_OK) s = wg_fashion_load(o->data, false, o->test_images, &test);
@@ -336,14 +339,14 @@ static wg_status train(wg_classifier *c, const wg_classifier_options *o) {
         }
         if (s == WG_OK && o->verbose)
             fprintf(stderr, "classifier: epoch %d/%d done, batch loss %.3f, %.0f s\n", epoch + 1,
-                    o->epochs, last_loss, exp_now() - t0);
+                    o->epochs, last_loss, wg_clock_seconds() - t0);
     }
     if (s == WG_OK) s = accuracy(c, &test, &c->info.test_accuracy);
     c->info = (wg_classifier_info){.test_accuracy = c->info.test_accuracy,
                                    .test_images = test.count,
                                    .train_images = data.count,
                                    .epochs = o->epochs,
-                                   .train_seconds = exp_now() - t0,
+                                   .train_seconds = wg_clock_seconds() - t0,
                                    .trained_now = true};
     free(order);
     free(x);

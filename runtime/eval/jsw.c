@@ -7,7 +7,11 @@
 #include <string.h>
 
 #include "plugin/build.h"
-#include "train/train_internal.h"
+#include "plugin/loader.h"
+#include "io/clock.h"
+#include "io/fileio.h"
+#include "wgan/optim.h"
+#include "wgan/session.h"
 #include "io/plot.h"
 
 wg_jsw_options wg_jsw_defaults(void) {
@@ -202,14 +206,14 @@ wg_status wg_jsw_run(const wg_jsw_options *o, wg_jsw_row *rows) {
     if (s == WG_OK) s = net_open(&gan, plugins, device, o, "gan", NULL);
     if (s == WG_OK) s = net_open(&critic, plugins, device, o, "wasserstein", "gradient_penalty");
     for (int i = 0; i < o->points && s == WG_OK; i++) {
-        double t0 = exp_now(), d = o->max_distance * i / (o->points - 1), loss = 0, w = 0, unused;
+        double t0 = wg_clock_seconds(), d = o->max_distance * i / (o->points - 1), loss = 0, w = 0, unused;
         wg_jsw_row *r = &rows[i];
         *r = (wg_jsw_row){.distance = d, .js_exact = wg_jsw_js_gaussians(d, o->std), .w1_exact = d};
         s = net_estimate(&gan, o, d, &loss, &unused);
         r->js_discriminator = log(2) - 0.5 * loss;
         if (s == WG_OK) s = net_estimate(&critic, o, d, &unused, &w);
         r->w1_critic = w;
-        r->seconds = exp_now() - t0;
+        r->seconds = wg_clock_seconds() - t0;
         if (s == WG_OK && o->verbose)
             fprintf(stderr,
                     "jsw: d %.3f  JS exact %.4f, discriminator %.4f  W1 exact %.4f, critic %.4f  "

@@ -21,7 +21,7 @@ static void format_duration(char *buf, size_t size, double seconds) {
 }
 
 static double rate(const wg_experiment *e) {
-    double elapsed = exp_now() - e->start_time;
+    double elapsed = wg_clock_seconds() - e->start_time;
     int64_t done = e->gen_step - e->start_step;
     return elapsed > 0 && done > 0 ? (double)done / elapsed : 0;
 }
@@ -53,7 +53,7 @@ void exp_progress(wg_experiment *e, bool logged) {
     static double last_draw;
     switch (e->progress) {
     case WG_PROGRESS_BAR: {
-        double now = exp_now();
+        double now = wg_clock_seconds();
         if (logged || e->gen_step == e->steps || now - last_draw >= REDRAW_SECONDS) {
             draw_bar(e);
             last_draw = now;

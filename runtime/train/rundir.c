@@ -10,14 +10,8 @@
 #include "train_internal.h"
 #include "io/plot.h"
 
-double exp_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 double exp_seconds(const wg_experiment *e) {
-    return e->seconds_before + (e->start_time > 0 ? exp_now() - e->start_time : 0);
+    return e->seconds_before + (e->start_time > 0 ? wg_clock_seconds() - e->start_time : 0);
 }
 
 static void log_line(wg_experiment *e, const char *prefix, const char *fmt, va_list args) {

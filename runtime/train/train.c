@@ -130,7 +130,7 @@ wg_status wg_experiment_run(wg_experiment *e) {
     e->progress = resolve_progress(e->options.progress);
     stop_requested = 0;
     wg_status s = start(e);
-    e->start_time = exp_now();
+    e->start_time = wg_clock_seconds();
     e->start_step = e->gen_step;
     while (s == WG_OK && e->gen_step < e->steps) {
         s = train_step(e);

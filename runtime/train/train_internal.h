@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "experiment.h"
+#include "io/clock.h"
 #include "io/fileio.h"
 #include "plugin/loader.h"
 #include "plugin/registry.h"
@@ -184,7 +185,5 @@ void exp_eval_free(wg_experiment *e);
 /* progress.c */
 void exp_progress(wg_experiment *e, bool logged);
 void exp_progress_done(wg_experiment *e);
-
-double exp_now(void);
 
 #endif

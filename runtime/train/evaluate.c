@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "plugin/build.h"
-#include "classifier.h"
-#include "train/train_internal.h"
+#include "eval/classifier.h"
+#include "train_internal.h"
 #include "wgan/metrics.h"
 
 /* Philox streams of the evaluation's host draws, apart from the variables' (counted
@@ -365,7 +365,7 @@ static wg_status features_of(exp_eval *v, const float *images, int64_t n, double
 /* The classifier (trained now when there is no cache), the features of the first
  * fid_samples test images, and the FID between them and as many training images. */
 static wg_status start_fid(wg_experiment *e, exp_eval *v) {
-    double t0 = exp_now();
+    double t0 = wg_clock_seconds();
     wg_classifier_options o = v->classifier_options;
     o.verbose = e->progress != WG_PROGRESS_QUIET;
     bool cached = wg_file_exists(o.path);
@@ -400,7 +400,7 @@ static wg_status start_fid(wg_experiment *e, exp_eval *v) {
     if (s == WG_OK) s = wg_metric_frechet(&v->real_gaussian, &train_gaussian, &v->fid_floor);
     if (s == WG_OK)
         exp_log(e, "FID between %" PRId64 " training and test images: %.4g (FID set-up %.1f s)",
-                v->fid_samples, v->fid_floor, exp_now() - t0);
+                v->fid_samples, v->fid_floor, wg_clock_seconds() - t0);
     wg_gaussian_free(&train_gaussian);
     free(train_features);
     wg_fashion_free(&test);
@@ -409,7 +409,7 @@ static wg_status start_fid(wg_experiment *e, exp_eval *v) {
 }
 
 static wg_status compute_fid(wg_experiment *e, exp_eval *v) {
-    double t0 = exp_now();
+    double t0 = wg_clock_seconds();
     int64_t n = v->fid_samples, numel = e->sample_numel;
     float *images = malloc((size_t)(n * numel) * sizeof *images);
     float *chunk = malloc((size_t)(v->fid_chunk * numel) * sizeof *chunk);
@@ -443,7 +443,7 @@ static wg_status compute_fid(wg_experiment *e, exp_eval *v) {
     free(chunk);
     v->have_fid = s == WG_OK;
     v->fid_step = e->gen_step;
-    v->fid_seconds = exp_now() - t0;
+    v->fid_seconds = wg_clock_seconds() - t0;
     return s;
 }
 
@@ -539,7 +539,7 @@ static wg_status lipschitz(wg_experiment *e, exp_eval *v) {
 wg_status exp_eval_step(wg_experiment *e) {
     exp_eval *v = e->eval;
     if (!v) return WG_OK;
-    double t0 = exp_now();
+    double t0 = wg_clock_seconds();
     wg_status s = WG_OK;
     if (v->enabled) {
         int64_t nc = v->n_critic;
@@ -554,7 +554,7 @@ wg_status exp_eval_step(wg_experiment *e) {
         v->step = e->gen_step;
         v->have_step = s == WG_OK;
         v->evaluations++;
-        v->seconds += exp_now() - t0;
+        v->seconds += wg_clock_seconds() - t0;
     }
     bool last = e->gen_step == e->steps;
     if (s == WG_OK && v->fid && (last || (v->fid_every > 0 && e->gen_step % v->fid_every == 0))) {
