@@ -206,7 +206,8 @@ wg_status wg_jsw_run(const wg_jsw_options *o, wg_jsw_row *rows) {
     if (s == WG_OK) s = net_open(&gan, plugins, device, o, "gan", NULL);
     if (s == WG_OK) s = net_open(&critic, plugins, device, o, "wasserstein", "gradient_penalty");
     for (int i = 0; i < o->points && s == WG_OK; i++) {
-        double t0 = wg_clock_seconds(), d = o->max_distance * i / (o->points - 1), loss = 0, w = 0, unused;
+        double t0 = wg_clock_seconds(), d = o->max_distance * i / (o->points - 1), loss = 0, w = 0,
+               unused;
         wg_jsw_row *r = &rows[i];
         *r = (wg_jsw_row){.distance = d, .js_exact = wg_jsw_js_gaussians(d, o->std), .w1_exact = d};
         s = net_estimate(&gan, o, d, &loss, &unused);
