@@ -182,16 +182,20 @@ static wg_status read_name(wg_experiment *e) {
     return WG_OK;
 }
 
-/* runs/<name>-<local time>, with a counter when that exists already. */
+/* runs/<name>-<local time>, with a counter when that exists already; the folder is
+ * created (under the next free name if this one is taken meanwhile) when the run
+ * starts (exp_rundir_claim). */
 static void default_dir(wg_experiment *e) {
     char stamp[32];
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    snprintf(e->dir, sizeof e->dir, "runs/%s-%s", e->name, stamp);
-    for (int n = 2; wg_file_exists(e->dir) && n < 1000; n++)
-        snprintf(e->dir, sizeof e->dir, "runs/%s-%s-%d", e->name, stamp, n);
+    snprintf(e->dir_stem, sizeof e->dir_stem, EXP_RUNS_DIR "/%s-%s", e->name, stamp);
+    snprintf(e->dir, sizeof e->dir, "%s", e->dir_stem);
+    e->dir_suffix = 1;
+    while (wg_file_exists(e->dir) && e->dir_suffix < 1000)
+        snprintf(e->dir, sizeof e->dir, "%s-%d", e->dir_stem, ++e->dir_suffix);
 }
 
 /* ---- load ---- */
@@ -230,6 +234,9 @@ static wg_status load(wg_experiment *e) {
     if (o->resume_dir && o->out_dir)
         return wg_fail(WG_ERR_CONFIG, "--out cannot be combined with --resume (the run "
                                       "continues in its own folder)");
+    if (o->force && !o->out_dir)
+        return wg_fail(WG_ERR_CONFIG, "--force goes with --out DIR (it moves an earlier run "
+                                      "there aside)");
     wg_status s = load_config(e);
     if (s != WG_OK) return s;
 
@@ -257,7 +264,7 @@ static wg_status load(wg_experiment *e) {
     } else {
         default_dir(e);
     }
-    return WG_OK;
+    return exp_rundir_check_free(e);
 }
 
 wg_status wg_experiment_load(const wg_experiment_options *options, wg_experiment **out) {
@@ -265,6 +272,7 @@ wg_status wg_experiment_load(const wg_experiment_options *options, wg_experiment
     wg_experiment *e = calloc(1, sizeof *e);
     if (!e) return wg_fail(WG_ERR_NOMEM, "out of memory loading an experiment");
     e->options = *options;
+    e->lock_fd = -1;
     e->real = e->sample_noise = e->sample_out = WG_NONE;
     e->diag_norm_real = e->diag_norm_fake = WG_NONE;
     wg_status s = load(e);
