@@ -157,6 +157,37 @@ static wg_status create_plugins(wg_experiment *e) {
     return WG_OK;
 }
 
+/* A data set too small for train.batch or train.samples fails its first batch: try
+ * both now, so that it is a configuration error at the key, before any work. */
+static wg_status check_data_size(wg_experiment *e) {
+    const wg_cfg *train = wg_cfg_get(e->config, "train");
+    const struct {
+        const char *key;
+        int64_t count;
+    } uses[] = {{"batch", e->batch}, {"samples", e->n_samples}};
+    int64_t most = e->batch > e->n_samples ? e->batch : e->n_samples;
+    float *probe = malloc((size_t)(most * e->sample_numel) * sizeof *probe);
+    if (!probe) return wg_fail(WG_ERR_NOMEM, "out of memory for a batch of %lld", (long long)most);
+    wg_status s = WG_OK;
+    for (int i = 0; i < 2 && s == WG_OK; i++) {
+        s = e->data.plugin->vt.data.batch(e->data.state, 0, uses[i].count, probe);
+        if (s == WG_ERR_INVALID) {
+            char message[1024];
+            snprintf(message, sizeof message, "%s", wg_last_error());
+            const wg_cfg *at = train ? wg_cfg_get(train, uses[i].key) : NULL;
+            s = wg_cfg_error(at      ? at
+                             : train ? train
+                                     : e->data.section,
+                             "train.%s = %lld does not fit data plugin '%s': %s", uses[i].key,
+                             (long long)uses[i].count, e->data.plugin->name, message);
+        } else if (s != WG_OK) {
+            s = plugin_error(&e->data, "data", s);
+        }
+    }
+    free(probe);
+    return s;
+}
+
 /* ---- names and folders ---- */
 
 static wg_status read_name(wg_experiment *e) {
@@ -253,6 +284,7 @@ static wg_status load(wg_experiment *e) {
     if ((s = wg_plugins_load(&e->plugins)) != WG_OK) return s;
     if ((s = create_plugins(e)) != WG_OK) return s;
     if ((s = read_sample_count(e, e->config)) != WG_OK) return s;
+    if ((s = check_data_size(e)) != WG_OK) return s;
     if ((s = exp_eval_configure(e)) != WG_OK) return s;
     if ((s = wg_cfg_check_unused(e->config)) != WG_OK) return s;
 

@@ -167,12 +167,17 @@ wg_status exp_read_metrics(wg_experiment *e, bool diagnostics) {
     static const int losses[] = {COL_W, COL_CRITIC_LOSS, COL_GEN_LOSS, COL_PENALTY};
     for (size_t i = 0; i < sizeof losses / sizeof *losses; i++) {
         const exp_column *c = &e->columns[losses[i]];
-        if (!isfinite(c->value))
+        if (!isfinite(c->value)) {
+            /* promise a checkpoint only when there is one (written or resumed from) */
+            char path[4200];
+            snprintf(path, sizeof path, "%s/checkpoint.safetensors", e->dir);
             return wg_fail(WG_ERR_NUMERIC,
                            "training diverged: %s is %g at generator step %" PRId64
-                           " (critic step %" PRId64 "); the run folder keeps the last good "
-                           "checkpoint",
-                           c->name, c->value, e->gen_step, e->critic_step);
+                           " (critic step %" PRId64 "); %s",
+                           c->name, c->value, e->gen_step, e->critic_step,
+                           wg_file_exists(path) ? "the run folder keeps the last good checkpoint"
+                                                : "no checkpoint was written before it");
+        }
     }
     e->last_w = e->columns[COL_W].value;
     e->have_w = true;
