@@ -506,6 +506,27 @@ static void test_divergence_stops_the_run(void **state) {
     free(config);
 }
 
+/* Diverging before any checkpoint: the message must not promise one. */
+static void test_divergence_without_a_checkpoint(void **state) {
+    fixture *f = *state;
+    char *config = write_config(f, "nan0.yaml", base_yaml);
+    char *out = td_join(f->dir, "nan0");
+    const char *const o[] = {"lipschitz=",        "optimizer.critic={kind: sgd, lr: 3}",
+                             "train.n_critic=1",  "train.steps=200",
+                             "train.log_every=1", "train.checkpoint_every=0"};
+    wg_status s =
+        run(&(run_spec){.config = config, .out = out, .overrides = o, .n_overrides = 6}, NULL);
+    assert_int_equal(s, WG_ERR_NUMERIC);
+    print_message("  %s\n", wg_last_error());
+    assert_null(strstr(wg_last_error(), "last good checkpoint"));
+    assert_non_null(strstr(wg_last_error(), "no checkpoint was written"));
+    char *path = td_join(out, "checkpoint.safetensors");
+    assert_false(wg_file_exists(path));
+    free(path);
+    free(out);
+    free(config);
+}
+
 /* ---- learning ---- */
 
 /* Modes of the 8 gaussians (radius 2, divided by 1.414) holding at least 2% of the
@@ -784,6 +805,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_default_folders_are_never_shared, setup,
                                         td_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_data_smaller_than_a_batch, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_divergence_without_a_checkpoint, setup,
+                                        td_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_resume_gradient_penalty, setup, td_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_resume_weight_clip, setup, td_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_resume_spectral_norm, setup, td_fixture_teardown),
