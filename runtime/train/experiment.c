@@ -2,6 +2,8 @@
  * made before any work starts. */
 #include "train_internal.h"
 
+#include "io/plot.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +187,20 @@ static wg_status check_data_size(wg_experiment *e) {
         }
     }
     free(probe);
+    /* the pictures of samples must be drawable, or the run would fail at its first */
+    int width, height;
+    if (s == WG_OK && e->layout == WG_DATA_IMAGES &&
+        wg_plot_images_size(e->n_samples, e->sample_shape.dim[1], e->sample_shape.dim[2], &width,
+                            &height) != WG_OK) {
+        char message[512];
+        snprintf(message, sizeof message, "%s", wg_last_error());
+        const wg_cfg *at = train ? wg_cfg_get(train, "samples") : NULL;
+        s = wg_cfg_error(at      ? at
+                         : train ? train
+                                 : e->data.section,
+                         "train.samples = %lld cannot be shown: %s", (long long)e->n_samples,
+                         message);
+    }
     return s;
 }
 
