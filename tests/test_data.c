@@ -3,8 +3,9 @@
  * batch), the epoch order of finite sets, and the file readers (IDX plain and gzip,
  * CIFAR-10 binary batches, PNG folders) on fixtures written here with zlib and libpng,
  * including truncated and malformed files, which must fail with a message naming the
- * file. When Debian's dataset-fashion-mnist is installed, the real training set is
- * loaded too. */
+ * file; FIFOs, devices, gzip bombs and oversized headers (fixtures in
+ * tests/fixtures/data) refused without waiting or inflating. When Debian's dataset-fashion-mnist is
+ * installed, the real training set is loaded too. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -619,9 +621,112 @@ static void test_png_folder(void **state) {
     expect_open_error("png_folder", "color: cmyk\n", WG_ERR_CONFIG, "path", NULL);
 }
 
+/* ---- hostile inputs ---- */
+
+/* tests/fixtures/data/<name> in the source tree. */
+static const char *fixture(const char *name) {
+    static char path[1024];
+    const char *root = getenv("WGAN_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/tests/fixtures/data/%s", root ? root : ".", name);
+    if (access(path, R_OK) != 0) fail_msg("fixture %s missing", path);
+    return path;
+}
+
+static long peak_rss_kib(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss;
+}
+
+/* A FIFO, a device or a folder as a data file is refused at once, naming it: opening a
+ * FIFO used to wait forever, /dev/zero used to be read until memory ran out. */
+static void test_only_regular_files_are_read(void **state) {
+    (void)state;
+    char yaml[600];
+    const char *fifo = tmp_path("images.fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    snprintf(yaml, sizeof yaml, "path: %s\n", fifo);
+    expect_open_error("idx", yaml, WG_ERR_IO, fifo, "FIFO");
+    expect_open_error("idx", "path: /dev/zero\n", WG_ERR_IO, "/dev/zero", "device");
+
+    /* the same in a CIFAR folder and a PNG folder */
+    assert_int_equal(mkdir(tmp_path("cifar"), 0700), 0);
+    for (int b = 1; b <= 5; b++) {
+        char name[64];
+        snprintf(name, sizeof name, "cifar/data_batch_%d.bin", b);
+        uint8_t record[3073] = {0};
+        if (b == 3)
+            assert_int_equal(mkfifo(tmp_path(name), 0600), 0);
+        else
+            write_bytes(tmp_path(name), false, record, sizeof record);
+    }
+    snprintf(yaml, sizeof yaml, "path: %s\n", tmp_path("cifar"));
+    expect_open_error("cifar10", yaml, WG_ERR_IO, "data_batch_3.bin", "FIFO");
+    assert_int_equal(mkdir(tmp_path("pngs"), 0700), 0);
+    assert_int_equal(mkfifo(tmp_path("pngs/a.png"), 0600), 0);
+    snprintf(yaml, sizeof yaml, "path: %s\n", tmp_path("pngs"));
+    expect_open_error("png_folder", yaml, WG_ERR_IO, "a.png", "FIFO");
+    assert_int_equal(mkdir(tmp_path("pngs2"), 0700), 0);
+    assert_int_equal(mkdir(tmp_path("pngs2/b.png"), 0700), 0);
+    snprintf(yaml, sizeof yaml, "path: %s\n", tmp_path("pngs2"));
+    expect_open_error("png_folder", yaml, WG_ERR_IO, "b.png", "folder");
+}
+
+/* Decompression stops at what the header announces: a gzip whose header announces one
+ * image is refused after inflating that image and one byte more, not all of it. */
+static void test_idx_inflates_only_what_the_header_announces(void **state) {
+    (void)state;
+    char yaml[600];
+    /* the checked-in reproducer: one 28x28 image, then 1 MiB more */
+    snprintf(yaml, sizeof yaml, "path: %s\n", fixture("one-image-then-more.idx3.gz"));
+    expect_open_error("idx", yaml, WG_ERR_IO, "one-image-then-more", "unexpected bytes");
+    /* the same at a size that shows in memory: 256 MiB of zeros behind the image */
+    const char *bomb = tmp_path("bomb.gz");
+    gzFile f = gzopen(bomb, "wb9");
+    assert_non_null(f);
+    uint8_t header[16] = {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28};
+    assert_int_equal(gzwrite(f, header, sizeof header), (int)sizeof header);
+    enum { CHUNK = 1 << 20 };
+    uint8_t *zeros = calloc(CHUNK, 1);
+    for (int i = 0; i < 256; i++) assert_int_equal(gzwrite(f, zeros, CHUNK), CHUNK);
+    free(zeros);
+    assert_int_equal(gzclose(f), Z_OK);
+    long before = peak_rss_kib();
+    snprintf(yaml, sizeof yaml, "path: %s\n", bomb);
+    expect_open_error("idx", yaml, WG_ERR_IO, bomb, "unexpected bytes");
+    long grown = peak_rss_kib() - before;
+    print_message("  peak memory grew by %ld KiB reading a 256 MiB bomb\n", grown);
+    assert_true(grown < 16 * 1024);
+    /* a header announcing 2^32 - 1 images of 65535 x 65535 is refused from the header */
+    snprintf(yaml, sizeof yaml, "path: %s\n", fixture("huge-header.idx3"));
+    expect_open_error("idx", yaml, WG_ERR_IO, "huge-header.idx3", "announces more than");
+}
+
+/* A 16384x1 image used to pass the per-side check and fail mid-run, when the 8 x 8
+ * grid of samples could not be drawn. */
+static void test_png_size_check_covers_the_sample_grid(void **state) {
+    (void)state;
+    assert_int_equal(mkdir(tmp_path("wide"), 0700), 0);
+    char *copy = NULL;
+    size_t size = 0;
+    FILE *in = fopen(fixture("wide-16384x1.png"), "rb");
+    assert_non_null(in);
+    copy = malloc(4096);
+    size = fread(copy, 1, 4096, in);
+    fclose(in);
+    write_bytes(tmp_path("wide/wide.png"), false, copy, size);
+    free(copy);
+    char yaml[600];
+    snprintf(yaml, sizeof yaml, "path: %s\n", tmp_path("wide"));
+    expect_open_error("png_folder", yaml, WG_ERR_IO, "wide.png", "16384x1");
+}
+
 int main(void) {
     nc_init("test_data");
     const struct CMUnitTest tests[] = {
+        /* first: it watches the peak memory, which later tests raise */
+        cmocka_unit_test_setup_teardown(test_idx_inflates_only_what_the_header_announces, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_8gaussians, setup, teardown),
         cmocka_unit_test_setup_teardown(test_25gaussians, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swissroll, setup, teardown),
@@ -632,6 +737,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_fashion_mnist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cifar10, setup, teardown),
         cmocka_unit_test_setup_teardown(test_png_folder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_only_regular_files_are_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_png_size_check_covers_the_sample_grid, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }

@@ -506,6 +506,27 @@ static void test_divergence_stops_the_run(void **state) {
     free(config);
 }
 
+/* Diverging before any checkpoint: the message must not promise one. */
+static void test_divergence_without_a_checkpoint(void **state) {
+    fixture *f = *state;
+    char *config = write_config(f, "nan0.yaml", base_yaml);
+    char *out = td_join(f->dir, "nan0");
+    const char *const o[] = {"lipschitz=",        "optimizer.critic={kind: sgd, lr: 3}",
+                             "train.n_critic=1",  "train.steps=200",
+                             "train.log_every=1", "train.checkpoint_every=0"};
+    wg_status s =
+        run(&(run_spec){.config = config, .out = out, .overrides = o, .n_overrides = 6}, NULL);
+    assert_int_equal(s, WG_ERR_NUMERIC);
+    print_message("  %s\n", wg_last_error());
+    assert_null(strstr(wg_last_error(), "last good checkpoint"));
+    assert_non_null(strstr(wg_last_error(), "no checkpoint was written"));
+    char *path = td_join(out, "checkpoint.safetensors");
+    assert_false(wg_file_exists(path));
+    free(path);
+    free(out);
+    free(config);
+}
+
 /* ---- learning ---- */
 
 /* Modes of the 8 gaussians (radius 2, divided by 1.414) holding at least 2% of the
@@ -646,6 +667,132 @@ static void test_cpu_and_pocl_agree(void **state) {
     free(config);
 }
 
+/* ---- one process per run folder ---- */
+
+static wg_status run_short(const char *config, const char *out, bool force, wg_experiment **keep) {
+    static const char *const short_run[] = {"train.steps=2", "train.sample_every=0",
+                                            "train.checkpoint_every=2"};
+    wg_experiment_options o = {.config_path = config,
+                               .out_dir = out,
+                               .force = force,
+                               .overrides = short_run,
+                               .n_overrides = 3,
+                               .progress = WG_PROGRESS_QUIET};
+    wg_experiment *e = NULL;
+    wg_status s = wg_experiment_load(&o, &e);
+    if (s == WG_OK) s = wg_experiment_run(e);
+    if (keep)
+        *keep = e;
+    else
+        wg_experiment_free(e);
+    return s;
+}
+
+static void expect_refusal(wg_status s, const char *text1, const char *text2) {
+    const char *msg = wg_last_error();
+    if (s != WG_ERR_CONFIG || !strstr(msg, text1) || (text2 && !strstr(msg, text2)))
+        fail_msg("%s '%s', want a refusal mentioning '%s' and '%s'", wg_status_name(s), msg, text1,
+                 text2 ? text2 : "");
+    print_message("  refused: %s\n", msg);
+}
+
+/* A folder locked by another process is refused with its pid; an existing run is
+ * neither resumed nor replaced by --out, and --force moves it aside intact. */
+static void test_run_folder_is_owned(void **state) {
+    fixture *f = *state;
+    char *config = write_config(f, "own.yaml", base_yaml);
+    char *out = td_join(f->dir, "own"), *old1 = td_join(f->dir, "own.old-1"),
+         *old2 = td_join(f->dir, "own.old-2");
+    assert_int_equal(wg_make_dirs(out), WG_OK);
+    int fd;
+    assert_int_equal(wg_lock_folder(out, &fd), WG_OK); /* as another run would */
+    char pid[32];
+    snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
+    expect_refusal(run_short(config, out, false, NULL), out, pid);
+    wg_unlock_folder(&fd);
+
+    if (run_short(config, out, false, NULL) != WG_OK) fail_msg("%s", wg_last_error());
+    char *first = read_text(out, "checkpoint.safetensors");
+    expect_refusal(run_short(config, out, false, NULL), out, "--resume");
+    char *unchanged = read_text(out, "checkpoint.safetensors");
+    assert_string_equal(first, unchanged);
+    /* --force: the earlier run is moved, not deleted, and a fresh one starts */
+    if (run_short(config, out, true, NULL) != WG_OK) fail_msg("%s", wg_last_error());
+    char *moved = read_text(old1, "checkpoint.safetensors");
+    assert_string_equal(moved, first);
+    if (run_short(config, out, true, NULL) != WG_OK) fail_msg("%s", wg_last_error());
+    assert_true(wg_file_exists(old2) && wg_file_exists(old1) && wg_file_exists(out));
+    free(first);
+    free(unchanged);
+    free(moved);
+    free(old1);
+    free(old2);
+    free(out);
+    free(config);
+}
+
+/* Two runs loaded in the same second pick the same default name; the second to start
+ * creates the next one instead of sharing the folder. */
+static void test_default_folders_are_never_shared(void **state) {
+    fixture *f = *state;
+    char *config = write_config(f, "same.yaml", base_yaml);
+    char *cwd = getcwd(NULL, 0);
+    assert_int_equal(chdir(f->dir), 0);
+    static const char *const short_run[] = {"train.steps=2", "train.sample_every=0"};
+    wg_experiment_options o = {.config_path = config,
+                               .overrides = short_run,
+                               .n_overrides = 2,
+                               .progress = WG_PROGRESS_QUIET};
+    wg_experiment *a = NULL, *b = NULL;
+    assert_int_equal(wg_experiment_load(&o, &a), WG_OK);
+    assert_int_equal(wg_experiment_load(&o, &b), WG_OK);
+    bool same_name = !strcmp(wg_experiment_dir(a), wg_experiment_dir(b));
+    wg_status sa = wg_experiment_run(a), sb = wg_experiment_run(b);
+    print_message("  loaded under %s, ran in %s and %s\n", same_name ? "one name" : "two names",
+                  wg_experiment_dir(a), wg_experiment_dir(b));
+    assert_int_equal(sa, WG_OK);
+    assert_int_equal(sb, WG_OK);
+    assert_string_not_equal(wg_experiment_dir(a), wg_experiment_dir(b));
+    char *ca = read_text(wg_experiment_dir(a), "config.yaml");
+    char *cb = read_text(wg_experiment_dir(b), "config.yaml");
+    free(ca);
+    free(cb);
+    wg_experiment_free(a);
+    wg_experiment_free(b);
+    assert_int_equal(chdir(cwd), 0);
+    free(cwd);
+    free(config);
+}
+
+/* A data set smaller than train.batch or train.samples is a configuration error at the
+ * key, before any work: no run folder. */
+static void test_data_smaller_than_a_batch(void **state) {
+    fixture *f = *state;
+    enum { COUNT = 10 };
+    char *images = td_join(f->dir, "ten.idx3");
+    FILE *file = fopen(images, "wb");
+    const unsigned char header[16] = {0, 0, 8, 3, 0, 0, 0, COUNT, 0, 0, 0, 2, 0, 0, 0, 2};
+    unsigned char pixels[COUNT * 4] = {0};
+    fwrite(header, 1, sizeof header, file);
+    fwrite(pixels, 1, sizeof pixels, file);
+    fclose(file);
+    char data[600];
+    snprintf(data, sizeof data, "  plugin: idx\n  path: %s\n", images);
+    char *text = edit(5, data); /* line 5 becomes two: batch moves to line 16 */
+    char *config = write_config(f, "small.yaml", text);
+    char *out = td_join(f->dir, "small");
+    wg_status s = run_short(config, out, false, NULL);
+    assert_int_equal(s, WG_ERR_CONFIG);
+    expect_position(wg_last_error(), config, 16);
+    assert_non_null(strstr(wg_last_error(), "train.batch = 32"));
+    print_message("  %s\n", wg_last_error());
+    assert_false(wg_file_exists(out));
+    free(text);
+    free(config);
+    free(out);
+    free(images);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_config_errors_through_the_library, setup,
@@ -654,6 +801,12 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_config_errors_through_the_program, setup,
                                         td_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_plugin_with_another_abi, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_run_folder_is_owned, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_default_folders_are_never_shared, setup,
+                                        td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_data_smaller_than_a_batch, setup, td_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_divergence_without_a_checkpoint, setup,
+                                        td_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_resume_gradient_penalty, setup, td_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_resume_weight_clip, setup, td_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_resume_spectral_norm, setup, td_fixture_teardown),

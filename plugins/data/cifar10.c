@@ -7,15 +7,18 @@
  *
  * Each record is one label byte (0..9) then 3072 bytes: the 32x32 red, green and blue
  * planes. Samples are [3, 32, 32] in [-1, 1]; labels are checked, not used. A file must
- * hold whole records only. */
+ * hold whole records only, at most 2^18 of them (plain or gzip). */
 #include <stdio.h>
 
 #include "dataset.h"
+#include "wgan/datafile.h"
 
 #define CIFAR_SIDE 32
 #define CIFAR_IMAGE (3 * CIFAR_SIDE * CIFAR_SIDE)
 #define CIFAR_RECORD (1 + CIFAR_IMAGE)
 #define CIFAR_SUBDIR "cifar-10-batches-bin"
+/* The official files hold 10000 records; more than 2^18 in one file is refused. */
+#define CIFAR_MAX_RECORDS (1 << 18)
 
 static const char *const split_names[] = {"train", "test", NULL};
 
@@ -48,7 +51,7 @@ static wg_status list_files(const char *dir, int split, cifar_files *files) {
 static wg_status read_records(const char *path, uint8_t **pixels, int64_t *count) {
     uint8_t *data;
     size_t size;
-    wg_status s = wgp_read_file(path, &data, &size);
+    wg_status s = wg_read_data_file(path, (uint64_t)CIFAR_MAX_RECORDS * CIFAR_RECORD, &data, &size);
     if (s != WG_OK) return s;
     size_t records = size / CIFAR_RECORD, rest = size % CIFAR_RECORD;
     if (records == 0 || rest != 0) {

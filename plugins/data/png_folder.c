@@ -12,10 +12,14 @@
 #include <png.h>
 #include <stdio.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "dataset.h"
+#include "wgan/datafile.h"
 
-#define PNG_MAX_SIDE 16384
+/* Samples are shown as a grid of 8 x 8 in one picture of at most 16384 pixels a side
+ * (io/image.c), each cell with a 2-pixel border: 8 * (2040 + 2) + 2 fits. */
+#define PNG_MAX_SIDE 2040
 
 static const char *const color_names[] = {"auto", "gray", "rgb", NULL};
 enum { COLOR_AUTO, COLOR_GRAY, COLOR_RGB };
@@ -49,12 +53,31 @@ static void free_list(png_list *list) {
     free(list->entries);
 }
 
-static wg_status open_png(const char *path, png_image *image) {
+/* A regular file only (a FIFO named x.png would block a plain fopen); close_png ends
+ * both the image and the stream. */
+static wg_status open_png(const char *path, png_image *image, FILE **stream) {
     memset(image, 0, sizeof *image);
     image->version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(image, path))
-        return wg_fail(WG_ERR_IO, "%s: %s", path, image->message);
+    int fd;
+    wg_status s = wg_open_regular(path, &fd, NULL);
+    if (s != WG_OK) return s;
+    *stream = fdopen(fd, "rb");
+    if (!*stream) {
+        close(fd);
+        return wg_fail(WG_ERR_NOMEM, "out of memory opening %s", path);
+    }
+    if (!png_image_begin_read_from_stdio(image, *stream)) {
+        s = wg_fail(WG_ERR_IO, "%s: %s", path, image->message);
+        png_image_free(image);
+        fclose(*stream);
+        return s;
+    }
     return WG_OK;
+}
+
+static void close_png(png_image *image, FILE *stream) {
+    png_image_free(image);
+    fclose(stream);
 }
 
 /* Pass one, headers only: equal sizes, and whether any image has color. */
@@ -64,13 +87,14 @@ static wg_status scan_headers(png_list *list, png_uint_32 *width, png_uint_32 *h
     *any_color = false;
     for (int i = 0; i < list->count; i++) {
         png_image image;
+        FILE *stream;
         const char *path = entry_path(list, i);
         if (!path) return WG_ERR_IO;
-        wg_status s = open_png(path, &image);
+        wg_status s = open_png(path, &image, &stream);
         if (s != WG_OK) return s;
         png_uint_32 w = image.width, h = image.height;
         *any_color |= (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
-        png_image_free(&image);
+        close_png(&image, stream);
         if (i == 0) {
             if (w > PNG_MAX_SIDE || h > PNG_MAX_SIDE)
                 return wg_fail(WG_ERR_IO, "%s: %ux%u is larger than %d pixels a side", path, w, h,
@@ -90,16 +114,19 @@ static wg_status scan_headers(png_list *list, png_uint_32 *width, png_uint_32 *h
 static wg_status read_png(const char *path, int channels, png_uint_32 width, png_uint_32 height,
                           uint8_t *rows, uint8_t *planes) {
     png_image image;
-    wg_status s = open_png(path, &image);
+    FILE *stream;
+    wg_status s = open_png(path, &image, &stream);
     if (s != WG_OK) return s;
     if (image.width != width || image.height != height) {
-        png_image_free(&image);
+        close_png(&image, stream);
         return wg_fail(WG_ERR_IO, "%s changed while being read", path);
     }
     image.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
     png_color black = {0, 0, 0};
-    if (!png_image_finish_read(&image, &black, rows, 0, NULL))
-        return wg_fail(WG_ERR_IO, "%s: %s", path, image.message);
+    int ok = png_image_finish_read(&image, &black, rows, 0, NULL);
+    if (!ok) s = wg_fail(WG_ERR_IO, "%s: %s", path, image.message);
+    close_png(&image, stream);
+    if (!ok) return s;
     size_t plane = (size_t)width * height;
     for (size_t p = 0; p < plane; p++)
         for (int c = 0; c < channels; c++) planes[c * plane + p] = rows[p * channels + c];

@@ -1,6 +1,6 @@
 /* Helpers shared by the data plugins: random draws keyed by (seed, purpose, batch,
- * element), the order in which a finite data set is visited, files read whole
- * (gzip or plain), and 8-bit image sets kept in memory.
+ * element), the order in which a finite data set is visited, paths, and 8-bit image
+ * sets kept in memory. Files are read with wgan/datafile.h (bounded, regular only).
  *
  * Order of a finite set of n samples, for batches of `count`: an epoch is the
  * floor(n / count) batches that fit (the remainder is dropped, so every batch is full
@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
 #include "philox.h"
 #include "wgan/plugin.h"
@@ -96,67 +95,6 @@ static inline wg_status wgp_order_batch(wgp_order *order, uint64_t index, int64_
 }
 
 /* ---- files ---- */
-
-/* zlib's error for `f`, whose message starts with the path already. */
-static inline wg_status wgp_gz_failure(gzFile f, const char *path) {
-    int code;
-    const char *msg = gzerror(f, &code);
-    size_t len = strlen(path);
-    if (strncmp(msg, path, len) == 0 && msg[len] == ':') msg += len + 2;
-    if (code == Z_ERRNO) msg = strerror(errno);
-    return wg_fail(WG_ERR_IO, "%s: %s%s", path, msg,
-                   code == Z_DATA_ERROR || code == Z_BUF_ERROR
-                       ? " (truncated or corrupt compressed data)"
-                       : "");
-}
-
-/* Reads a whole file, gzip-compressed or plain (zlib reads both), into *data (free()
- * it). Errors are WG_ERR_IO naming the path. */
-static inline wg_status wgp_read_file(const char *path, uint8_t **data, size_t *size) {
-    *data = NULL;
-    *size = 0;
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return wg_fail(WG_ERR_IO, "cannot open %s: %s", path,
-                       errno ? strerror(errno) : "out of memory");
-    size_t capacity = 1 << 20, used = 0;
-    uint8_t *buf = malloc(capacity);
-    wg_status status = buf ? WG_OK : wg_fail(WG_ERR_NOMEM, "out of memory reading %s", path);
-    while (status == WG_OK) {
-        if (used == capacity) {
-            uint8_t *grown = capacity > SIZE_MAX / 2 ? NULL : realloc(buf, capacity * 2);
-            if (!grown) {
-                status = wg_fail(WG_ERR_NOMEM, "out of memory reading %s", path);
-                break;
-            }
-            buf = grown;
-            capacity *= 2;
-        }
-        size_t want = capacity - used > (1u << 30) ? (1u << 30) : capacity - used;
-        int got = gzread(f, buf + used, (unsigned)want);
-        if (got < 0) {
-            status = wgp_gz_failure(f, path);
-            break;
-        }
-        if (got == 0) {
-            /* a gzip stream cut short ends like a file, with the error kept aside */
-            int code;
-            gzerror(f, &code);
-            if (code != Z_OK) status = wgp_gz_failure(f, path);
-            break;
-        }
-        used += (size_t)got;
-    }
-    gzclose(f);
-    if (status != WG_OK) {
-        free(buf);
-        return status;
-    }
-    *data = buf;
-    *size = used;
-    return WG_OK;
-}
 
 /* dir/name into out[size]; WG_ERR_IO when it does not fit. */
 static inline wg_status wgp_join(char *out, size_t size, const char *dir, const char *name) {

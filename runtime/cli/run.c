@@ -19,7 +19,9 @@ static void usage(FILE *out) {
                  "  --set KEY=VALUE  override a key of the file, e.g. --set train.steps=500\n"
                  "                   (repeatable; VALUE is YAML: 0.5, [0.5, 0.9], \"text\")\n"
                  "  --device SPEC    auto | cpu | opencl | opencl:N | a vendor or name substring\n"
-                 "  --out DIR        run folder (default runs/<name>-<date>-<time>)\n"
+                 "  --out DIR        run folder (default runs/<name>-<date>-<time>); a folder\n"
+                 "                   that holds a run is refused\n"
+                 "  --force          with --out: move a run found there aside to DIR.old-N\n"
                  "  --resume DIR     continue the run in DIR from its checkpoint\n"
                  "  --progress MODE  bar | lines | quiet (default: bar on a terminal, else lines)\n"
                  "\n"
@@ -61,6 +63,8 @@ int wg_cmd_run(int argc, char **argv) {
             overrides[options.n_overrides++] = a + 6;
         } else if (!strcmp(a, "--device") && has_value) {
             options.device = argv[++i];
+        } else if (!strcmp(a, "--force")) {
+            options.force = true;
         } else if (!strcmp(a, "--out") && has_value) {
             options.out_dir = argv[++i];
         } else if (!strcmp(a, "--resume") && has_value) {

@@ -463,6 +463,9 @@ wg_status wg_cfg_set(wg_cfg *root, const char *path, const char *value) {
                           "'%s' is not a key path (keys joined by '.', each optionally followed "
                           "by [index])",
                           path);
+    else if (n > CFG_MAX_DEPTH) /* the loader would refuse the file written from it */
+        status = cfg_fail(origin, 0, 0, NULL, "'%.64s...' has %zu key parts, more than %d",
+                          path, n, CFG_MAX_DEPTH);
     else
         status = cfg_parse(origin, value, strlen(value), false, path, false, &node);
     if (status == WG_OK && node->type != WG_CFG_SCALAR && !node->flow)

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "plugin/build.h"
 #include "io/clock.h"
@@ -13,6 +12,7 @@
 #include "wgan/optim.h"
 #include "wgan/session.h"
 #include "io/safetensors.h"
+#include "wgan/datafile.h"
 
 #define N_CLASSES 10
 #define PIXELS (WG_CLASSIFIER_SIDE * WG_CLASSIFIER_SIDE)
@@ -30,69 +30,24 @@ wg_classifier_options wg_classifier_defaults(void) {
 
 /* ---- IDX files ---- */
 
-static wg_status read_gz(const char *path, uint8_t **data, size_t *size) {
-    gzFile f = gzopen(path, "rb");
-    if (!f) return wg_fail(WG_ERR_IO, "cannot open %s", path);
-    size_t cap = 1 << 20, used = 0;
-    uint8_t *buf = malloc(cap);
-    wg_status s = buf ? WG_OK : wg_fail(WG_ERR_NOMEM, "out of memory reading %s", path);
-    for (int got = 1; s == WG_OK && got > 0;) {
-        if (used == cap) {
-            uint8_t *grown = realloc(buf, cap *= 2);
-            if (!grown) {
-                s = wg_fail(WG_ERR_NOMEM, "out of memory reading %s", path);
-                break;
-            }
-            buf = grown;
-        }
-        got = gzread(f, buf + used, (unsigned)(cap - used > (1u << 30) ? 1u << 30 : cap - used));
-        int code = Z_OK;
-        if (got < 0 || (got == 0 && (gzerror(f, &code), code != Z_OK)))
-            s = wg_fail(WG_ERR_IO, "%s: truncated or corrupt", path);
-        else
-            used += (size_t)got;
-    }
-    gzclose(f);
-    if (s != WG_OK) {
-        free(buf);
-        return s;
-    }
-    *data = buf;
-    *size = used;
-    return WG_OK;
-}
-
-static uint32_t be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* dir/base or dir/base.gz: an unsigned-byte IDX of `ndim` dimensions, each item of
- * `item` bytes (28 x 28 images, 1-byte labels). *bytes points at the first item inside
- * *file (free() that). */
-static wg_status read_idx(const char *dir, const char *base, int ndim, int64_t item, uint8_t **file,
-                          const uint8_t **bytes, int64_t *count) {
+/* dir/base or dir/base.gz: an unsigned-byte IDX of `ndim` dimensions (28 x 28 images,
+ * or labels), read by the reader the idx data plugin uses. */
+static wg_status read_idx(const char *dir, const char *base, int ndim, wg_idx *out) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, base);
     if (!wg_file_exists(path)) snprintf(path, sizeof path, "%s/%s.gz", dir, base);
     if (!wg_file_exists(path))
         return wg_fail(WG_ERR_IO, "no %s or %s.gz in %s (Debian: dataset-fashion-mnist)", base,
                        base, dir);
-    size_t size = 0;
-    wg_status s = read_gz(path, file, &size);
-    if (s != WG_OK) return s;
-    const uint8_t *d = *file;
-    size_t header = 4 + 4 * (size_t)ndim;
-    if (size < header || d[0] || d[1] || d[2] != 8 || d[3] != ndim ||
-        (ndim == 3 && (be32(d + 8) != WG_CLASSIFIER_SIDE || be32(d + 12) != WG_CLASSIFIER_SIDE)) ||
-        size - header != (size_t)be32(d + 4) * (size_t)item) {
-        free(*file);
-        *file = NULL;
-        return wg_fail(WG_ERR_IO, "%s: not a %s IDX file of the expected size", path,
-                       ndim == 3 ? "28x28 image" : "label");
+    wg_status s = wg_idx_read(path, ndim, WG_IDX_MAX_BYTES, out);
+    if (s == WG_OK && ndim == 3 &&
+        (out->dim[1] != WG_CLASSIFIER_SIDE || out->dim[2] != WG_CLASSIFIER_SIDE)) {
+        wg_idx_free(out);
+        return wg_fail(WG_ERR_IO, "%s: images of %lldx%lld, the classifier needs %dx%d", path,
+                       (long long)out->dim[1], (long long)out->dim[2], WG_CLASSIFIER_SIDE,
+                       WG_CLASSIFIER_SIDE);
     }
-    *bytes = d + header;
-    *count = be32(d + 4);
-    return WG_OK;
+    return s;
 }
 
 void wg_fashion_free(wg_fashion_set *set) {
@@ -107,11 +62,11 @@ wg_status wg_fashion_load(const char *dir, bool train, int64_t max_count, wg_fas
     char images_name[64], labels_name[64];
     snprintf(images_name, sizeof images_name, "%s-images-idx3-ubyte", prefix);
     snprintf(labels_name, sizeof labels_name, "%s-labels-idx1-ubyte", prefix);
-    uint8_t *image_file = NULL, *label_file = NULL;
-    const uint8_t *pixels, *labels;
-    int64_t n_images, n_labels;
-    wg_status s = read_idx(dir, images_name, 3, PIXELS, &image_file, &pixels, &n_images);
-    if (s == WG_OK) s = read_idx(dir, labels_name, 1, 1, &label_file, &labels, &n_labels);
+    wg_idx image_file = {0}, label_file = {0};
+    wg_status s = read_idx(dir, images_name, 3, &image_file);
+    if (s == WG_OK) s = read_idx(dir, labels_name, 1, &label_file);
+    int64_t n_images = image_file.dim[0], n_labels = label_file.dim[0];
+    const uint8_t *pixels = image_file.items, *labels = label_file.items;
     if (s == WG_OK && n_images != n_labels)
         s = wg_fail(WG_ERR_IO, "%s: %" PRId64 " images but %" PRId64 " labels", dir, n_images,
                     n_labels);
@@ -130,8 +85,8 @@ wg_status wg_fashion_load(const char *dir, bool train, int64_t max_count, wg_fas
         if (s == WG_OK) memcpy(out->labels, labels, (size_t)n);
         out->count = n;
     }
-    free(image_file);
-    free(label_file);
+    wg_idx_free(&image_file);
+    wg_idx_free(&label_file);
     if (s != WG_OK) wg_fashion_free(out);
     return s;
 }

@@ -1,5 +1,7 @@
 #include "fileio.h"
 
+#include "wgan/datafile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -126,29 +128,51 @@ wg_status wg_write_file_atomic(const char *path, const void *data, size_t size) 
     return WG_OK;
 }
 
-wg_status wg_read_file(const char *path, char **data, size_t *size) {
+wg_status wg_read_file_max(const char *path, uint64_t max, char **data, size_t *size) {
     *data = NULL;
     *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return io_error(path, "read", errno);
-    wg_buf buf = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) wg_buf_append(&buf, chunk, n);
-    int err = ferror(f) ? errno : 0;
-    fclose(f);
+    int fd;
+    uint64_t length;
+    wg_status s = wg_open_regular(path, &fd, &length);
+    if (s != WG_OK) return s;
+    if (length > max || length >= SIZE_MAX) {
+        close(fd);
+        return wg_fail(WG_ERR_IO, "cannot read %s: %llu bytes, more than the %llu accepted", path,
+                       (unsigned long long)length, (unsigned long long)max);
+    }
+    /* one allocation of the size the file has; a failure ends the read */
+    char *buf = malloc((size_t)length + 1);
+    if (!buf) {
+        close(fd);
+        return wg_fail(WG_ERR_NOMEM, "out of memory reading %s (%llu bytes)", path,
+                       (unsigned long long)length);
+    }
+    size_t used = 0;
+    int err = 0;
+    while (used < (size_t)length) {
+        ssize_t n = read(fd, buf + used, (size_t)length - used);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            err = n < 0 ? errno : EIO;
+            break;
+        }
+        used += (size_t)n;
+    }
+    close(fd);
     if (err) {
-        wg_buf_free(&buf);
-        return io_error(path, "read", err);
+        free(buf);
+        return err == EIO && used < (size_t)length
+                   ? wg_fail(WG_ERR_IO, "cannot read %s: it shrank while being read", path)
+                   : io_error(path, "read", err);
     }
-    if (buf.failed || !buf_reserve(&buf, 0)) {
-        wg_buf_free(&buf);
-        return wg_fail(WG_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    buf.data[buf.len] = 0;
-    *data = buf.data;
-    *size = buf.len;
+    buf[used] = 0;
+    *data = buf;
+    *size = used;
     return WG_OK;
+}
+
+wg_status wg_read_file(const char *path, char **data, size_t *size) {
+    return wg_read_file_max(path, WG_READ_FILE_MAX, data, size);
 }
 
 wg_status wg_make_dirs(const char *path) {

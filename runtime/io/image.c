@@ -6,7 +6,7 @@
 
 wg_status wg_image_new(wg_image *image, int width, int height, uint32_t color) {
     *image = (wg_image){0};
-    if (width <= 0 || height <= 0 || width > 16384 || height > 16384)
+    if (width <= 0 || height <= 0 || width > WG_IMAGE_MAX_SIDE || height > WG_IMAGE_MAX_SIDE)
         return wg_fail(WG_ERR_INVALID, "image size %dx%d out of range", width, height);
     image->rgb = malloc((size_t)width * height * 3);
     if (!image->rgb) return wg_fail(WG_ERR_NOMEM, "out of memory for a %dx%d image", width, height);

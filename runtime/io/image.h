@@ -12,6 +12,9 @@ typedef struct wg_image {
 } wg_image;
 
 /* An image filled with `color` (0xRRGGBB). */
+/* The largest picture side wgan draws. */
+#define WG_IMAGE_MAX_SIDE 16384
+
 wg_status wg_image_new(wg_image *image, int width, int height, uint32_t color);
 void wg_image_free(wg_image *image);
 

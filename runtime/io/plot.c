@@ -364,19 +364,52 @@ static uint8_t to_byte(float v) {
     return (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : lround(x));
 }
 
+#define GRID_PAD 2
+
+/* A near-square grid of `count` cells, scaled to about 512 pixels across. */
+typedef struct grid {
+    int cols, rows, scale, cell_w, cell_h, width, height;
+} grid;
+
+static wg_status images_grid(int64_t count, int64_t height, int64_t width, grid *g) {
+    const int64_t most = WG_IMAGE_MAX_SIDE;
+    if (count < 1 || height < 1 || width < 1 || count > most * most || height > most ||
+        width > most)
+        return wg_fail(WG_ERR_INVALID, "cannot plot %lld images of %lldx%lld", (long long)count,
+                       (long long)height, (long long)width);
+    int64_t cols = (int64_t)ceil(sqrt((double)count)), rows = (count + cols - 1) / cols;
+    int64_t scale = 512 / (cols * (width + GRID_PAD));
+    if (scale < 1) scale = 1;
+    int64_t cell_w = width * scale + GRID_PAD, cell_h = height * scale + GRID_PAD;
+    int64_t w = cols * cell_w + GRID_PAD, h = rows * cell_h + GRID_PAD;
+    if (w > most || h > most)
+        return wg_fail(WG_ERR_INVALID,
+                       "%lld images of %lldx%lld make a %lldx%lld grid, more than %lld pixels a "
+                       "side",
+                       (long long)count, (long long)width, (long long)height, (long long)w,
+                       (long long)h, (long long)most);
+    *g = (grid){(int)cols, (int)rows, (int)scale, (int)cell_w, (int)cell_h, (int)w, (int)h};
+    return WG_OK;
+}
+
+wg_status wg_plot_images_size(int64_t count, int64_t height, int64_t width, int *out_width,
+                              int *out_height) {
+    grid g;
+    wg_status s = images_grid(count, height, width, &g);
+    if (s == WG_OK) *out_width = g.width, *out_height = g.height;
+    return s;
+}
+
 wg_status wg_plot_images(const float *images, int64_t count, int channels, int height, int width,
                          wg_image *out) {
     *out = (wg_image){0};
-    if (count < 1 || channels < 1 || height < 1 || width < 1)
-        return wg_fail(WG_ERR_INVALID, "cannot plot %lld images of %dx%dx%d", (long long)count,
-                       channels, height, width);
-    int cols = (int)ceil(sqrt((double)count)), rows = (int)((count + cols - 1) / cols);
-    const int pad = 2;
-    int scale = 512 / (cols * (width + pad)); /* about 512 pixels across */
-    if (scale < 1) scale = 1;
-    int cell_w = width * scale + pad, cell_h = height * scale + pad;
-    wg_status status = wg_image_new(out, cols * cell_w + pad, rows * cell_h + pad, 0x404040u);
+    if (channels < 1) return wg_fail(WG_ERR_INVALID, "cannot plot images of %d channels", channels);
+    grid g;
+    wg_status status = images_grid(count, height, width, &g);
+    if (status == WG_OK) status = wg_image_new(out, g.width, g.height, 0x404040u);
     if (status != WG_OK) return status;
+    int cols = g.cols, scale = g.scale, cell_w = g.cell_w, cell_h = g.cell_h;
+    const int pad = GRID_PAD;
     size_t plane = (size_t)height * width;
     for (int64_t i = 0; i < count; i++) {
         const float *im = images + (size_t)i * channels * plane;

@@ -18,6 +18,26 @@ static uint64_t get_u64_le(const unsigned char *p) {
     return v;
 }
 
+/* A tensor name and where it is, sortable by name. */
+typedef struct st_name {
+    const char *name;
+    int index;
+} st_name;
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const st_name *)a)->name, ((const st_name *)b)->name);
+}
+
+/* Sorts names[count] and gives a name that occurs twice, or NULL: n log n, so a
+ * hostile file of many tensors costs no more than reading it. */
+static const char *sort_names(st_name *names, int count) {
+    if (count < 2) return NULL;
+    qsort(names, (size_t)count, sizeof *names, by_name);
+    for (int i = 1; i < count; i++)
+        if (!strcmp(names[i - 1].name, names[i].name)) return names[i].name;
+    return NULL;
+}
+
 static int host_is_little_endian(void) {
     const uint32_t one = 1;
     return *(const unsigned char *)&one == 1;
@@ -27,11 +47,12 @@ wg_status wg_safetensors_write(const char *path, int count, const wg_st_tensor *
                                const wg_st_meta *meta) {
     if (!host_is_little_endian())
         return wg_fail(WG_ERR_UNSUPPORTED, "safetensors writing needs a little-endian host");
-    for (int i = 0; i < count; i++)
-        for (int j = 0; j < i; j++)
-            if (!strcmp(tensors[i].name, tensors[j].name))
-                return wg_fail(WG_ERR_INVALID, "tensor '%s' appears twice in %s", tensors[i].name,
-                               path);
+    st_name *names = malloc((size_t)(count > 0 ? count : 1) * sizeof *names);
+    if (!names) return wg_fail(WG_ERR_NOMEM, "out of memory writing %s", path);
+    for (int i = 0; i < count; i++) names[i] = (st_name){tensors[i].name, i};
+    const char *twice = sort_names(names, count);
+    free(names);
+    if (twice) return wg_fail(WG_ERR_INVALID, "tensor '%s' appears twice in %s", twice, path);
     wg_buf header = {0};
     wg_buf_puts(&header, "{");
     if (n_meta > 0) {
@@ -83,6 +104,7 @@ wg_status wg_safetensors_write(const char *path, int count, const wg_st_tensor *
 typedef struct st_entry {
     wg_st_tensor tensor;
     uint64_t begin, end;
+    uint64_t bytes; /* what the shape needs, overflow-checked */
 } st_entry;
 
 struct wg_safetensors {
@@ -90,6 +112,7 @@ struct wg_safetensors {
     size_t size;
     st_entry *entries;
     int count, capacity;
+    st_name *names; /* every tensor, sorted by name, for lookups */
     wg_st_meta *meta;
     int n_meta, meta_capacity;
 };
@@ -261,7 +284,14 @@ static int read_tensor(reader *r, st_entry *e) {
             int n;
             ok = read_uint_array(r, dims, WG_MAX_DIMS, &n);
             e->tensor.shape.ndim = n;
-            for (int d = 0; d < n; d++) e->tensor.shape.dim[d] = (int64_t)dims[d];
+            /* the size in bytes must fit in 64 bits (and so every numel in int64_t) */
+            e->bytes = sizeof(float);
+            for (int d = 0; ok && d < n; d++) {
+                if (dims[d] && e->bytes > (UINT64_MAX >> 2) / dims[d])
+                    ok = bad(r, "tensor shape too large");
+                e->bytes *= dims[d];
+                e->tensor.shape.dim[d] = (int64_t)dims[d];
+            }
             have_shape = 1;
         } else if (!strcmp(key, "data_offsets")) {
             uint64_t off[2];
@@ -318,34 +348,35 @@ static int by_begin(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
-/* The byte ranges must tile the data exactly, each sized by its shape. */
+/* The byte ranges must tile the data exactly, each sized by its shape; names unique. */
 static wg_status check_layout(wg_safetensors *f, const char *path, uint64_t data_size) {
-    st_entry *sorted = malloc((size_t)(f->count ? f->count : 1) * sizeof *sorted);
-    if (!sorted) return wg_fail(WG_ERR_NOMEM, "out of memory reading %s", path);
-    memcpy(sorted, f->entries, (size_t)f->count * sizeof *sorted);
+    size_t n = (size_t)(f->count ? f->count : 1);
+    st_entry *sorted = malloc(n * sizeof *sorted);
+    f->names = malloc(n * sizeof *f->names);
+    if (!sorted || !f->names) {
+        free(sorted);
+        return wg_fail(WG_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    if (f->count) memcpy(sorted, f->entries, (size_t)f->count * sizeof *sorted);
     qsort(sorted, (size_t)f->count, sizeof *sorted, by_begin);
     uint64_t at = 0;
     wg_status status = WG_OK;
     for (int i = 0; i < f->count && status == WG_OK; i++) {
         const st_entry *e = &sorted[i];
-        uint64_t want = (uint64_t)wg_shape_numel(&e->tensor.shape) * sizeof(float);
-        if (e->begin != at || e->end < e->begin || e->end - e->begin != want)
+        if (e->begin != at || e->end < e->begin || e->end - e->begin != e->bytes)
             status = wg_fail(WG_ERR_IO, "%s: corrupt safetensors file: tensor '%s' has bad offsets",
                              path, e->tensor.name);
         at = e->end;
     }
+    free(sorted);
     if (status == WG_OK && at != data_size)
         status = wg_fail(WG_ERR_IO, "%s: corrupt safetensors file: %llu data bytes, %llu described",
                          path, (unsigned long long)data_size, (unsigned long long)at);
-    for (int i = 0; i < f->count && status == WG_OK; i++)
-        for (int j = 0; j < i; j++)
-            if (!strcmp(f->entries[i].tensor.name, f->entries[j].tensor.name)) {
-                status = wg_fail(WG_ERR_IO, "%s: tensor '%s' appears twice", path,
-                                 f->entries[i].tensor.name);
-                break;
-            }
-    free(sorted);
-    return status;
+    if (status != WG_OK) return status;
+    for (int i = 0; i < f->count; i++) f->names[i] = (st_name){f->entries[i].tensor.name, i};
+    const char *twice = sort_names(f->names, f->count);
+    if (twice) return wg_fail(WG_ERR_IO, "%s: tensor '%s' appears twice", path, twice);
+    return WG_OK;
 }
 
 wg_status wg_safetensors_read(const char *path, wg_safetensors **out) {
@@ -396,6 +427,7 @@ void wg_safetensors_free(wg_safetensors *f) {
         free((char *)f->meta[i].value);
     }
     free(f->entries);
+    free(f->names);
     free(f->meta);
     free(f->bytes);
     free(f);
@@ -410,9 +442,9 @@ const wg_st_tensor *wg_safetensors_at(const wg_safetensors *f, int index) {
 }
 
 const wg_st_tensor *wg_safetensors_find(const wg_safetensors *f, const char *name) {
-    for (int i = 0; i < f->count; i++)
-        if (!strcmp(f->entries[i].tensor.name, name)) return &f->entries[i].tensor;
-    return NULL;
+    const st_name key = {name, 0};
+    const st_name *hit = bsearch(&key, f->names, (size_t)f->count, sizeof *f->names, by_name);
+    return hit ? &f->entries[hit->index].tensor : NULL;
 }
 
 const char *wg_safetensors_meta(const wg_safetensors *f, const char *key) {

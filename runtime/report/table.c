@@ -117,6 +117,10 @@ wg_status wg_table_parse(const char *name, const char *text, wg_table *out) {
             col = 0;
         }
     }
+    /* a ragged last row (no line end after it) is padded like any short row, so
+     * every cell kept belongs to a whole row and is freed with the table */
+    for (; s == WG_OK && row > 0 && col > 0 && col < header.n; col++)
+        if (!list_push(&cells, NULL)) s = wg_fail(WG_ERR_NOMEM, "out of memory reading %s", name);
     if (s != WG_OK) {
         list_free(&header);
         list_free(&cells);

@@ -484,6 +484,7 @@ wg_status wg_sweep_execute(const wg_sweep *sw, const wg_sweep_options *o, int *n
     char **devices = NULL;
     int n_devices = 0, n_jobs = 0;
     child_outcome check = {0};
+    int lock = -1;
     if (!alloc_jobs(sw->n_experiments, &jobs, &seed_texts, &name_texts)) {
         s = wg_fail(WG_ERR_NOMEM, "out of memory planning the sweep");
         goto done;
@@ -547,7 +548,9 @@ wg_status wg_sweep_execute(const wg_sweep *sw, const wg_sweep_options *o, int *n
             n_devices++;
     }
 
-    if ((s = wg_make_dirs(o->out_dir)) != WG_OK) goto done;
+    /* one comparison per folder at a time (each run also locks its own folder) */
+    if ((s = wg_make_dirs(o->out_dir)) != WG_OK || (s = wg_lock_folder(o->out_dir, &lock)) != WG_OK)
+        goto done;
 
     /* 2. the matrix, experiment by experiment so that one method's runs sit together */
     free(jobs);
@@ -609,6 +612,7 @@ wg_status wg_sweep_execute(const wg_sweep *sw, const wg_sweep_options *o, int *n
     s = write_reports(o, jobs, n_jobs, n_failed);
 
 done:
+    wg_unlock_folder(&lock);
     for (int i = 0; i < n_jobs; i++) {
         free(jobs[i].overrides);
         free(jobs[i].message);

@@ -3,6 +3,7 @@
  * (generator and critic steps, the data index, the session's random step, the seed).
  * Nothing time-dependent is stored, so two runs that trained the same way write the
  * same bytes. */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -49,15 +50,23 @@ static void free_variables(var_list *v) {
     free(v->nodes);
 }
 
+static wg_status check_counters(const wg_experiment *e, const char *path, uint64_t gen,
+                                uint64_t critic, uint64_t data, uint64_t rng);
+
 static char *checkpoint_path(const wg_experiment *e, char *buf, size_t size) {
     snprintf(buf, size, "%s/checkpoint.safetensors", e->dir);
     return buf;
 }
 
 wg_status exp_checkpoint_save(wg_experiment *e) {
+    char path[4200];
+    checkpoint_path(e, path, sizeof path);
+    uint64_t critic = (uint64_t)e->critic_step;
+    wg_status s =
+        check_counters(e, path, (uint64_t)e->gen_step, critic, critic, wg_session_step(e->session));
+    if (s != WG_OK) return wg_fail(WG_ERR_INVALID, "not writing a checkpoint: %s", wg_last_error());
     var_list v;
-    wg_status s = list_variables(e, &v);
-    if (s != WG_OK) return s;
+    if ((s = list_variables(e, &v)) != WG_OK) return s;
     size_t total = 1;
     for (int i = 0; i < v.count; i++) total += (size_t)wg_node_numel(e->graph, v.nodes[i]);
     float *data = malloc(total * sizeof *data);
@@ -77,7 +86,7 @@ wg_status exp_checkpoint_save(wg_experiment *e) {
         at += n;
     }
     if (s == WG_OK) {
-        char gen[32], critic[32], rng[32], seed[32], path[4200];
+        char gen[32], critic[32], rng[32], seed[32];
         snprintf(gen, sizeof gen, "%" PRId64, e->gen_step);
         snprintf(critic, sizeof critic, "%" PRId64, e->critic_step);
         snprintf(rng, sizeof rng, "%" PRIu64, wg_session_step(e->session));
@@ -92,8 +101,7 @@ wg_status exp_checkpoint_save(wg_experiment *e) {
             {"seed", seed},
             {"wgan_version", WGAN_VERSION},
         };
-        s = wg_safetensors_write(checkpoint_path(e, path, sizeof path), v.count, tensors,
-                                 (int)(sizeof meta / sizeof *meta), meta);
+        s = wg_safetensors_write(path, v.count, tensors, (int)(sizeof meta / sizeof *meta), meta);
     }
     free(data);
     free(tensors);
@@ -105,9 +113,53 @@ static wg_status meta_u64(const wg_safetensors *f, const char *path, const char 
                           uint64_t *out) {
     const char *text = wg_safetensors_meta(f, key);
     char *end = NULL;
+    errno = 0;
     if (text && *text >= '0' && *text <= '9') *out = strtoull(text, &end, 10);
-    if (!end || *end)
-        return wg_fail(WG_ERR_IO, "%s: metadata '%s' missing or not a number", path, key);
+    if (!end || *end || errno == ERANGE)
+        return wg_fail(WG_ERR_IO, "%s: metadata '%s' missing or not a number below 2^64", path,
+                       key);
+    return WG_OK;
+}
+
+/* The counters a checkpoint may hold for this configuration: the generator step within
+ * train.steps, the critic steps its schedule makes, the data index equal to them, and
+ * the random step the plan runs advanced to (one per critic, projection and generator
+ * run, plus the first projection). Checked on save too, so a run never writes a
+ * checkpoint that it would refuse to resume from. */
+static wg_status check_counters(const wg_experiment *e, const char *path, uint64_t gen,
+                                uint64_t critic, uint64_t data, uint64_t rng) {
+    if (gen > (uint64_t)e->steps)
+        return wg_fail(WG_ERR_CONFIG, "%s is at step %" PRIu64 ", past train.steps = %" PRId64,
+                       path, gen, e->steps);
+    /* gen <= 2^40 and at most 10000 critic steps each: no overflow below */
+    uint64_t want_critic = (uint64_t)exp_critic_steps_before(e, (int64_t)gen);
+    if (critic != want_critic)
+        return wg_fail(WG_ERR_CONFIG,
+                       "%s: critic step %" PRIu64 ", but %" PRIu64 " generator steps make %" PRIu64
+                       " with this configuration's n_critic and warmup",
+                       path, critic, gen, want_critic);
+    if (data != critic)
+        return wg_fail(WG_ERR_IO, "%s: data index %" PRIu64 " differs from critic step %" PRIu64,
+                       path, data, critic);
+    uint64_t project = e->project_plan ? 1 : 0;
+    uint64_t want_rng = project + critic * (1 + project) + gen;
+    if (rng != want_rng)
+        return wg_fail(WG_ERR_IO,
+                       "%s: random step %" PRIu64 ", but %" PRIu64 " critic and %" PRIu64
+                       " generator steps make %" PRIu64,
+                       path, rng, critic, gen, want_rng);
+    return WG_OK;
+}
+
+/* A NaN or infinity in a checkpoint would be blamed on training later ("diverged"). */
+static wg_status check_finite(const char *path, const wg_st_tensor *t) {
+    int64_t n = wg_shape_numel(&t->shape);
+    for (int64_t j = 0; j < n; j++)
+        if (!isfinite(t->data[j]))
+            return wg_fail(WG_ERR_IO,
+                           "%s: '%s' holds %g at element %" PRId64
+                           " (a checkpoint holds finite values only)",
+                           path, t->name, (double)t->data[j], j);
     return WG_OK;
 }
 
@@ -129,11 +181,12 @@ static wg_status restore(wg_experiment *e, const wg_safetensors *f, const char *
                        "%s was written with seed %" PRIu64 ", the configuration "
                        "says %" PRIu64,
                        path, seed, e->seed);
-    if (data != critic)
-        return wg_fail(WG_ERR_IO, "%s: data index %" PRIu64 " differs from critic step %" PRIu64,
-                       path, data, critic);
+    if ((s = check_counters(e, path, gen, critic, data, rng)) != WG_OK) return s;
     var_list v;
     if ((s = list_variables(e, &v)) != WG_OK) return s;
+    if (wg_safetensors_count(f) != v.count)
+        s = wg_fail(WG_ERR_CONFIG, "%s holds %d tensors, the configuration makes %d", path,
+                    wg_safetensors_count(f), v.count);
     for (int i = 0; i < v.count && s == WG_OK; i++) {
         const wg_st_tensor *t = wg_safetensors_find(f, v.names[i]);
         wg_shape want = wg_node_shape(e->graph, v.nodes[i]);
@@ -147,17 +200,11 @@ static wg_status restore(wg_experiment *e, const wg_safetensors *f, const char *
             s = wg_fail(WG_ERR_CONFIG, "%s holds '%s' as %s, the configuration makes it %s", path,
                         v.names[i], wg_shape_str(&t->shape, a, sizeof a),
                         wg_shape_str(&want, b, sizeof b));
-        else
+        else if ((s = check_finite(path, t)) == WG_OK)
             s = wg_session_write(e->session, v.nodes[i], t->data);
     }
-    if (s == WG_OK && wg_safetensors_count(f) != v.count)
-        s = wg_fail(WG_ERR_CONFIG, "%s holds %d tensors, the configuration makes %d", path,
-                    wg_safetensors_count(f), v.count);
     free_variables(&v);
     if (s != WG_OK) return s;
-    if (gen > (uint64_t)e->steps)
-        return wg_fail(WG_ERR_CONFIG, "%s is at step %" PRIu64 ", past train.steps = %" PRId64,
-                       path, gen, e->steps);
     e->gen_step = (int64_t)gen;
     e->critic_step = (int64_t)critic;
     wg_session_set_step(e->session, rng);

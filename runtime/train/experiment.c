@@ -2,6 +2,8 @@
  * made before any work starts. */
 #include "train_internal.h"
 
+#include "io/plot.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +159,51 @@ static wg_status create_plugins(wg_experiment *e) {
     return WG_OK;
 }
 
+/* A data set too small for train.batch or train.samples fails its first batch: try
+ * both now, so that it is a configuration error at the key, before any work. */
+static wg_status check_data_size(wg_experiment *e) {
+    const wg_cfg *train = wg_cfg_get(e->config, "train");
+    const struct {
+        const char *key;
+        int64_t count;
+    } uses[] = {{"batch", e->batch}, {"samples", e->n_samples}};
+    int64_t most = e->batch > e->n_samples ? e->batch : e->n_samples;
+    float *probe = malloc((size_t)(most * e->sample_numel) * sizeof *probe);
+    if (!probe) return wg_fail(WG_ERR_NOMEM, "out of memory for a batch of %lld", (long long)most);
+    wg_status s = WG_OK;
+    for (int i = 0; i < 2 && s == WG_OK; i++) {
+        s = e->data.plugin->vt.data.batch(e->data.state, 0, uses[i].count, probe);
+        if (s == WG_ERR_INVALID) {
+            char message[1024];
+            snprintf(message, sizeof message, "%s", wg_last_error());
+            const wg_cfg *at = train ? wg_cfg_get(train, uses[i].key) : NULL;
+            s = wg_cfg_error(at      ? at
+                             : train ? train
+                                     : e->data.section,
+                             "train.%s = %lld does not fit data plugin '%s': %s", uses[i].key,
+                             (long long)uses[i].count, e->data.plugin->name, message);
+        } else if (s != WG_OK) {
+            s = plugin_error(&e->data, "data", s);
+        }
+    }
+    free(probe);
+    /* the pictures of samples must be drawable, or the run would fail at its first */
+    int width, height;
+    if (s == WG_OK && e->layout == WG_DATA_IMAGES &&
+        wg_plot_images_size(e->n_samples, e->sample_shape.dim[1], e->sample_shape.dim[2], &width,
+                            &height) != WG_OK) {
+        char message[512];
+        snprintf(message, sizeof message, "%s", wg_last_error());
+        const wg_cfg *at = train ? wg_cfg_get(train, "samples") : NULL;
+        s = wg_cfg_error(at      ? at
+                         : train ? train
+                                 : e->data.section,
+                         "train.samples = %lld cannot be shown: %s", (long long)e->n_samples,
+                         message);
+    }
+    return s;
+}
+
 /* ---- names and folders ---- */
 
 static wg_status read_name(wg_experiment *e) {
@@ -182,16 +229,20 @@ static wg_status read_name(wg_experiment *e) {
     return WG_OK;
 }
 
-/* runs/<name>-<local time>, with a counter when that exists already. */
+/* runs/<name>-<local time>, with a counter when that exists already; the folder is
+ * created (under the next free name if this one is taken meanwhile) when the run
+ * starts (exp_rundir_claim). */
 static void default_dir(wg_experiment *e) {
     char stamp[32];
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    snprintf(e->dir, sizeof e->dir, "runs/%s-%s", e->name, stamp);
-    for (int n = 2; wg_file_exists(e->dir) && n < 1000; n++)
-        snprintf(e->dir, sizeof e->dir, "runs/%s-%s-%d", e->name, stamp, n);
+    snprintf(e->dir_stem, sizeof e->dir_stem, EXP_RUNS_DIR "/%s-%s", e->name, stamp);
+    snprintf(e->dir, sizeof e->dir, "%s", e->dir_stem);
+    e->dir_suffix = 1;
+    while (wg_file_exists(e->dir) && e->dir_suffix < 1000)
+        snprintf(e->dir, sizeof e->dir, "%s-%d", e->dir_stem, ++e->dir_suffix);
 }
 
 /* ---- load ---- */
@@ -230,6 +281,9 @@ static wg_status load(wg_experiment *e) {
     if (o->resume_dir && o->out_dir)
         return wg_fail(WG_ERR_CONFIG, "--out cannot be combined with --resume (the run "
                                       "continues in its own folder)");
+    if (o->force && !o->out_dir)
+        return wg_fail(WG_ERR_CONFIG, "--force goes with --out DIR (it moves an earlier run "
+                                      "there aside)");
     wg_status s = load_config(e);
     if (s != WG_OK) return s;
 
@@ -246,6 +300,7 @@ static wg_status load(wg_experiment *e) {
     if ((s = wg_plugins_load(&e->plugins)) != WG_OK) return s;
     if ((s = create_plugins(e)) != WG_OK) return s;
     if ((s = read_sample_count(e, e->config)) != WG_OK) return s;
+    if ((s = check_data_size(e)) != WG_OK) return s;
     if ((s = exp_eval_configure(e)) != WG_OK) return s;
     if ((s = wg_cfg_check_unused(e->config)) != WG_OK) return s;
 
@@ -257,7 +312,7 @@ static wg_status load(wg_experiment *e) {
     } else {
         default_dir(e);
     }
-    return WG_OK;
+    return exp_rundir_check_free(e);
 }
 
 wg_status wg_experiment_load(const wg_experiment_options *options, wg_experiment **out) {
@@ -265,6 +320,7 @@ wg_status wg_experiment_load(const wg_experiment_options *options, wg_experiment
     wg_experiment *e = calloc(1, sizeof *e);
     if (!e) return wg_fail(WG_ERR_NOMEM, "out of memory loading an experiment");
     e->options = *options;
+    e->lock_fd = -1;
     e->real = e->sample_noise = e->sample_out = WG_NONE;
     e->diag_norm_real = e->diag_norm_fake = WG_NONE;
     wg_status s = load(e);

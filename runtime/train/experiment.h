@@ -33,6 +33,7 @@ typedef struct wg_experiment_options {
     int n_overrides;
     const char *device;  /* replaces the file's `device`, or NULL */
     const char *out_dir; /* run folder; NULL: runs/<name>-<timestamp> */
+    bool force;          /* with out_dir: move a run found there aside (<dir>.old-N) */
     wg_progress_mode progress;
     /* Testing aid: stop right after this generator step as if killed (no final
      * checkpoint or summary); 0 runs to the end. */

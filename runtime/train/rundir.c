@@ -1,10 +1,12 @@
 /* The run folder's files: config.yaml, log.txt, metrics.csv, samples/, summary.json.
  * Everything but the append-only log is rewritten whole and atomically. */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "train_internal.h"
@@ -27,6 +29,16 @@ void exp_log(wg_experiment *e, const char *fmt, ...) {
     va_start(args, fmt);
     log_line(e, "", fmt, args);
     va_end(args);
+}
+
+void exp_note(wg_experiment *e, const char *fmt, ...) {
+    if (e->progress == WG_PROGRESS_QUIET) return;
+    fputs("wgan: ", stderr);
+    va_list args;
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+    fputc('\n', stderr);
 }
 
 void exp_warn(wg_experiment *e, const char *fmt, ...) {
@@ -149,12 +161,17 @@ wg_status exp_read_metrics(wg_experiment *e, bool diagnostics) {
     static const int losses[] = {COL_W, COL_CRITIC_LOSS, COL_GEN_LOSS, COL_PENALTY};
     for (size_t i = 0; i < sizeof losses / sizeof *losses; i++) {
         const exp_column *c = &e->columns[losses[i]];
-        if (!isfinite(c->value))
+        if (!isfinite(c->value)) {
+            /* promise a checkpoint only when there is one (written or resumed from) */
+            char path[4200];
+            snprintf(path, sizeof path, "%s/checkpoint.safetensors", e->dir);
             return wg_fail(WG_ERR_NUMERIC,
                            "training diverged: %s is %g at generator step %" PRId64
-                           " (critic step %" PRId64 "); the run folder keeps the last good "
-                           "checkpoint",
-                           c->name, c->value, e->gen_step, e->critic_step);
+                           " (critic step %" PRId64 "); %s",
+                           c->name, c->value, e->gen_step, e->critic_step,
+                           wg_file_exists(path) ? "the run folder keeps the last good checkpoint"
+                                                : "no checkpoint was written before it");
+        }
     }
     e->last_w = e->columns[COL_W].value;
     e->have_w = true;
@@ -266,6 +283,78 @@ wg_status exp_write_summary(wg_experiment *e, const char *state, const char *mes
     return s;
 }
 
+/* ---- owning the folder ---- */
+
+/* Whether `dir` holds (part of) a run: any of the files a run writes. */
+static bool holds_run(const char *dir) {
+    static const char *const files[] = {"config.yaml", "checkpoint.safetensors", "metrics.csv",
+                                        "summary.json"};
+    char path[4200];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        if (wg_file_exists(path)) return true;
+    }
+    return false;
+}
+
+wg_status exp_rundir_check_free(const wg_experiment *e) {
+    if (e->resuming || e->options.force || !holds_run(e->dir)) return WG_OK;
+    return wg_fail(WG_ERR_CONFIG,
+                   "--out %s: that folder holds a run already; continue it with "
+                   "'wgan run --resume %s', or add --force to move it aside to %s.old-N "
+                   "and start afresh",
+                   e->dir, e->dir, e->dir);
+}
+
+/* --force: renames the run in e->dir to <dir>.old-<n>, the first n free; nothing is
+ * deleted (rename only replaces an empty folder). Refused while the run is alive. */
+static wg_status move_aside(wg_experiment *e) {
+    int fd;
+    wg_status s = wg_lock_folder(e->dir, &fd);
+    if (s != WG_OK) return s;
+    char old[4200];
+    int err = EEXIST;
+    for (int n = 1; n < 10000 && err; n++) {
+        snprintf(old, sizeof old, "%s.old-%d", e->dir, n);
+        err = wg_file_exists(old) ? EEXIST : rename(e->dir, old) == 0 ? 0 : errno;
+        if (err && err != EEXIST && err != ENOTEMPTY && err != ENOTDIR) break;
+    }
+    wg_unlock_folder(&fd);
+    if (err) return wg_fail(WG_ERR_IO, "--force: cannot move %s aside: %s", e->dir, strerror(err));
+    exp_note(e, "moved the earlier run in %s to %s (--force)", e->dir, old);
+    return WG_OK;
+}
+
+/* runs/<name>-<time>[-n]: the first name that mkdir can create, so two runs started
+ * in the same second never share a folder. */
+static wg_status claim_default(wg_experiment *e) {
+    wg_status s = wg_make_dirs(EXP_RUNS_DIR);
+    if (s != WG_OK) return s;
+    for (int n = e->dir_suffix; n < 1000000; n++) {
+        if (n > 1) snprintf(e->dir, sizeof e->dir, "%s-%d", e->dir_stem, n);
+        if (mkdir(e->dir, 0755) == 0) {
+            if (n != e->dir_suffix)
+                exp_note(e, "the run folder is %s (the name was taken)", e->dir);
+            return wg_lock_folder(e->dir, &e->lock_fd);
+        }
+        if (errno != EEXIST)
+            return wg_fail(WG_ERR_IO, "cannot create folder %s: %s", e->dir, strerror(errno));
+    }
+    return wg_fail(WG_ERR_IO, "no free run folder name next to %s", e->dir_stem);
+}
+
+wg_status exp_rundir_claim(wg_experiment *e) {
+    if (e->resuming) return wg_lock_folder(e->dir, &e->lock_fd);
+    if (!e->options.out_dir) return claim_default(e);
+    wg_status s;
+    if (e->options.force && holds_run(e->dir) && (s = move_aside(e)) != WG_OK) return s;
+    if ((s = wg_make_dirs(e->dir)) != WG_OK || (s = wg_lock_folder(e->dir, &e->lock_fd)) != WG_OK)
+        return s;
+    /* again under the lock: another process may have filled it meanwhile */
+    if ((s = exp_rundir_check_free(e)) != WG_OK) wg_unlock_folder(&e->lock_fd);
+    return s;
+}
+
 /* ---- the folder ---- */
 
 wg_status exp_rundir_open(wg_experiment *e) {
@@ -288,4 +377,5 @@ void exp_rundir_close(wg_experiment *e) {
     if (e->log) fclose(e->log);
     e->log = NULL;
     wg_buf_free(&e->metrics_csv);
+    wg_unlock_folder(&e->lock_fd);
 }

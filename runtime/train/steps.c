@@ -28,6 +28,13 @@ int exp_critic_iterations(const wg_experiment *e, int64_t g) {
     return e->n_critic;
 }
 
+int64_t exp_critic_steps_before(const wg_experiment *e, int64_t gen) {
+    if (!e->warmup) return gen * e->n_critic;
+    /* warm-up steps: g < 25, and the multiples of 500 from 500 on */
+    int64_t warm = (gen < 25 ? gen : 25) + (gen > 500 ? (gen - 1) / 500 : 0);
+    return warm * 100 + (gen - warm) * e->n_critic;
+}
+
 wg_status exp_run_aside(wg_experiment *e, wg_plan *plan) {
     uint64_t step = wg_session_step(e->session);
     wg_status s = wg_plan_run(plan);

@@ -93,7 +93,8 @@ static wg_status initialize(wg_experiment *e) {
 }
 
 static wg_status start(wg_experiment *e) {
-    wg_status s = open_and_build(e);
+    wg_status s = exp_rundir_claim(e); /* first: one process per run folder */
+    if (s == WG_OK) s = open_and_build(e);
     if (s == WG_OK) s = exp_eval_build(e);
     if (s != WG_OK) return s;
     bool restored = false;

@@ -63,6 +63,9 @@ struct wg_experiment {
 
     /* ---- run folder ---- */
     char dir[4096];
+    char dir_stem[512]; /* without --out: runs/<name>-<time>, before any -n suffix */
+    int dir_suffix;     /* the n of dir's "-n" chosen at load (1: none) */
+    int lock_fd;        /* the folder's lock, held from claim to free; -1 when none */
     bool resuming;
     FILE *log;
     wg_buf metrics_csv; /* the whole file as written so far */
@@ -132,6 +135,8 @@ wg_shape exp_batch_shape(const wg_experiment *e, int64_t n);
 bool exp_add_column(wg_experiment *e, const char *name, exp_source source, wg_node node);
 /* Critic steps in generator step `g` (0-based), warm-up included. */
 int exp_critic_iterations(const wg_experiment *e, int64_t g);
+/* The critic steps of generator steps 0 .. gen-1: what a checkpoint at `gen` holds. */
+int64_t exp_critic_steps_before(const wg_experiment *e, int64_t gen);
 
 /* checkpoint.c */
 wg_status exp_checkpoint_save(wg_experiment *e);
@@ -139,11 +144,23 @@ wg_status exp_checkpoint_save(wg_experiment *e);
  * has no checkpoint. */
 wg_status exp_checkpoint_restore(wg_experiment *e, bool *found);
 
-/* rundir.c: the run folder's text files and pictures. */
+/* rundir.c: owning the run folder, and its text files and pictures. */
+#define EXP_RUNS_DIR "runs"
+/* WG_ERR_CONFIG when --out names a folder holding a run, without --resume or --force. */
+wg_status exp_rundir_check_free(const wg_experiment *e);
+/* Creates (without --out: under a name no other run has) and locks the run folder for
+ * the experiment's lifetime; --force first moves an earlier run there aside. */
+wg_status exp_rundir_claim(wg_experiment *e);
 wg_status exp_rundir_open(wg_experiment *e);
 void exp_rundir_close(wg_experiment *e);
 /* Formatted line to the run's log (and, for warnings, stderr). */
 void exp_log(wg_experiment *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* A line on stderr unless progress is quiet (not in the log). */
+void exp_note(wg_experiment *e, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
