@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "philox.h"
+#include "wgan/philox.h"
 #include "wgan/plugin.h"
 
 /* Philox streams of the data plugins, apart from each other (the graph's own draws
