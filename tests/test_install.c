@@ -3,7 +3,8 @@
  * moved) builds examples/plugin out of tree with find_package(wgan) and with pkg-config
  * alone; each build is loaded through WGAN_PLUGIN_PATH and trains 20 steps with the
  * installed `wgan`, and the pkg-config one is also run inside this program, whose own
- * copy of wgan the plugin must bind to (its wg_fail message reaches wg_last_error). */
+ * copy of wgan the plugin must bind to (its wg_fail message reaches wg_last_error); and a
+ * program linking only the installed libwgan.so differentiates and runs a graph. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -532,6 +533,65 @@ static void test_example_with_pkg_config(void **state) {
     free(dir);
 }
 
+/* A program that only links the installed libwgan.so (an embedder): d/dx sum(x^2) on
+ * the cpu for a fresh x, compared with 2x by the program itself. */
+static const char *const embedder_source =
+    "#include <math.h>\n"
+    "#include <stdio.h>\n"
+    "#include <stdlib.h>\n"
+    "#include <wgan/session.h>\n"
+    "int main(int argc, char **argv) {\n"
+    "    float x[3], g[3];\n"
+    "    for (int i = 0; i < 3; i++) x[i] = (float)atof(argv[1 + i % (argc - 1)]) + (float)i;\n"
+    "    wg_graph *graph = wg_graph_new(WG_F32);\n"
+    "    wg_node in = wg_input(graph, wg_shape1(3), \"x\"), grad = WG_NONE;\n"
+    "    wg_device *device = NULL;\n"
+    "    wg_session *session = NULL;\n"
+    "    wg_plan *plan = NULL;\n"
+    "    if (wg_grad(graph, wg_sum_all(graph, wg_square(graph, in)), 1, &in, &grad) != WG_OK ||\n"
+    "        wg_device_open(\"cpu\", &device) != WG_OK ||\n"
+    "        wg_session_new(graph, device, 1, &session) != WG_OK ||\n"
+    "        wg_session_write(session, in, x) != WG_OK ||\n"
+    "        wg_plan_new(session, 1, &grad, &plan) != WG_OK || wg_plan_run(plan) != WG_OK ||\n"
+    "        wg_plan_read(plan, grad, g) != WG_OK) {\n"
+    "        fprintf(stderr, \"%s\\n\", wg_last_error());\n"
+    "        return 1;\n"
+    "    }\n"
+    "    for (int i = 0; i < 3; i++)\n"
+    "        if (fabsf(g[i] - 2 * x[i]) > 1e-5f * (1 + fabsf(x[i]))) return 3;\n"
+    "    printf(\"ok %s\\n\", wg_device_kind(device));\n"
+    "    wg_plan_free(plan);\n"
+    "    wg_session_free(session);\n"
+    "    wg_device_close(device);\n"
+    "    wg_graph_free(graph);\n"
+    "    return 0;\n"
+    "}\n";
+
+static void test_embedder_with_pkg_config(void **state) {
+    (void)state;
+    install_once();
+    need_tool("pkg-config");
+    need_tool("cc");
+    char *src = td_join(scratch, "embedder.c"), *exe = td_join(scratch, "embedder");
+    td_write_text(src, embedder_source);
+    assert_int_equal(
+        run_logged("embedder-build.log",
+                   "PKG_CONFIG_PATH='%s/lib/pkgconfig'; export PKG_CONFIG_PATH; cc -std=c11 "
+                   "-Wall -Wextra -Werror '%s' -o '%s' $(pkg-config --cflags --libs wgan) "
+                   "-Wl,-rpath,$(pkg-config --variable=libdir wgan)",
+                   prefix, src, exe),
+        0);
+    nc_rng rng = nc_rng_for(nc_hash("embedder"));
+    assert_int_equal(run_logged("embedder.log", "'%s' %.6f %.6f", exe, 4 * nc_rng_unit(&rng) - 2,
+                                4 * nc_rng_unit(&rng) - 2),
+                     0);
+    char *out = read_text(scratch, "embedder.log");
+    assert_string_equal(out, "ok cpu\n");
+    free(out);
+    free(exe);
+    free(src);
+}
+
 int main(void) {
     nc_init("test_install");
     const struct CMUnitTest tests[] = {
@@ -540,6 +600,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_example_with_find_package, pc_teardown),
         cmocka_unit_test(test_installed_program_searches_its_prefix),
         cmocka_unit_test_teardown(test_example_with_pkg_config, pc_teardown),
+        cmocka_unit_test(test_embedder_with_pkg_config),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
