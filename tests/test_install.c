@@ -392,8 +392,10 @@ static void test_public_headers_match_abi_manifest(void **state) {
 /* A copy of examples/plugin in <scratch>/<name>. */
 static char *example_copy(const char *name) {
     char *dir = td_join(scratch, name);
-    assert_int_equal(run_logged("copy.log", "rm -rf '%s' && cp -r '%s/examples/plugin' '%s'", dir,
-                                source_dir(), dir),
+    assert_int_equal(run_logged("copy.log",
+                                "rm -rf '%s' && cp -r '%s/examples/plugin' '%s' && "
+                                "rm -rf '%s/build' '%s/norm_hinge.so'", /* no stale builds */
+                                dir, source_dir(), dir, dir, dir),
                      0);
     return dir;
 }
