@@ -1,6 +1,9 @@
-# Writes every kernels/*.cl and kernels/*.h file into a C array so the library carries
-# its OpenCL sources: wg_embedded_kernels[] = { {"name.cl", "source"}, ... , {0, 0} }.
+# Writes every kernels/*.cl and kernels/*.h file, and the public headers the kernels
+# share with C (HEADERS, a ;-list: include/wgan/philox.h), into a C array so the library
+# carries its OpenCL sources: wg_embedded_kernels[] = { {"name.cl", "source"}, ..., {0, 0} }.
+# Each file is named by its base name ("philox.h").
 file(GLOB sources ${DIR}/*.h ${DIR}/*.cl)
+list(APPEND sources ${HEADERS})
 list(SORT sources)
 set(body "/* Generated from kernels/ at build time. */\n#include <stddef.h>\n")
 string(APPEND body "struct wg_embedded_kernel { const char *name; const char *source; };\n")

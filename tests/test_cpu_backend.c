@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../kernels/philox.h"
+#include "wgan/philox.h"
 #include "backend.h"
 #include "devices/cpu/cpu_internal.h"
 #include "wgan/session.h"

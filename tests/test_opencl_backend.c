@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../kernels/philox.h"
+#include "wgan/philox.h"
 #include "backend.h"
 #include "devices/opencl/opencl_cache.h"
 

@@ -112,8 +112,14 @@ static void test_builtins(void **state) {
         const wg_plugin *a = wg_plugins_at(plugins, i - 1), *b = wg_plugins_at(plugins, i);
         assert_true(a->kind < b->kind || (a->kind == b->kind && strcmp(a->name, b->name) < 0));
     }
-    /* the folder searched when WGAN_PLUGIN_PATH is unset: build, then install */
-    assert_int_equal(wg_plugins_dir_count(plugins), 2);
+    /* the one folder searched when WGAN_PLUGIN_PATH is unset: the build tree's, which
+     * holds the built-in plugins */
+    assert_int_equal(wg_plugins_dir_count(plugins), 1);
+    const char *dir = wg_plugins_dir(plugins, 0);
+    const char *clip = expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "weight_clip")->path;
+    size_t len = strlen(dir);
+    assert_true(len > 8 && strcmp(dir + len - 8, "/plugins") == 0);
+    assert_true(strncmp(clip, dir, len) == 0 && clip[len] == '/');
     wg_plugins_free(plugins);
 }
 
@@ -267,7 +273,7 @@ static void test_path_order_and_shadowing(void **state) {
     /* empty entries are skipped */
     snprintf(path, sizeof path, "%s::%s:", b.path, a.path);
     wg_plugins *plugins = load_with_path(path);
-    assert_int_equal(wg_plugins_dir_count(plugins), 4);
+    assert_int_equal(wg_plugins_dir_count(plugins), 3); /* b, a, the built-in folder */
     assert_string_equal(wg_plugins_dir(plugins, 0), b.path);
     assert_string_equal(wg_plugins_dir(plugins, 1), a.path);
     assert_string_equal(expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "twin")->summary, "b");

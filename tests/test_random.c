@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "numcheck.h"
-#include "../kernels/philox.h"
+#include "wgan/philox.h"
 
 #define SAMPLES 100000
 /* Statistical bounds at 5 standard errors: a false alarm about once in 10^6 runs. */

@@ -20,19 +20,19 @@ typedef struct wg_device wg_device;
  *               (case-insensitive), e.g. "nvidia", "pocl"
  * With "auto", an OpenCL failure falls back to cpu and the reason is kept in
  * wg_device_note(); an explicit OpenCL spec that cannot be met is an error. */
-wg_status wg_device_open(const char *spec, wg_device **out);
-void wg_device_close(wg_device *device);
+WG_API wg_status wg_device_open(const char *spec, wg_device **out);
+WG_API void wg_device_close(wg_device *device);
 
 /* "cpu" or "opencl". */
-const char *wg_device_kind(const wg_device *device);
+WG_API const char *wg_device_kind(const wg_device *device);
 /* Human-readable, e.g. "cpu (2 threads, OpenBLAS 0.3.21)" or
  * "opencl:0 NVIDIA H100 (NVIDIA CUDA, OpenCL 3.0)". */
-const char *wg_device_description(const wg_device *device);
+WG_API const char *wg_device_description(const wg_device *device);
 /* Why "auto" chose what it chose, or "" . */
-const char *wg_device_note(const wg_device *device);
+WG_API const char *wg_device_note(const wg_device *device);
 
 /* Prints every device that wg_device_open can reach, one per line, with its spec. */
-wg_status wg_device_list(FILE *out);
+WG_API wg_status wg_device_list(FILE *out);
 
 #ifdef __cplusplus
 }

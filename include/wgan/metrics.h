@@ -25,21 +25,23 @@ extern "C" {
 /* Exact W1 between two 1-D samples with uniform weights 1/na and 1/nb (any sizes):
  * the integral over t in (0, 1) of |Fa^-1(t) - Fb^-1(t)|, evaluated exactly on the
  * merged breakpoints i/na, j/nb. Sorts copies: O((na + nb) log(na + nb)). */
-wg_status wg_metric_w1_1d(const double *a, int64_t na, const double *b, int64_t nb, double *w1);
+WG_API wg_status wg_metric_w1_1d(const double *a, int64_t na, const double *b, int64_t nb,
+                                 double *w1);
 
 /* Exact W1 between two sets of n points in R^dim with uniform weights and Euclidean
  * ground cost. With equal sizes and uniform weights an optimal plan is a permutation,
  * so this is the minimum-cost perfect matching, divided by n (wg_metric_assignment on
  * the n x n distance matrix). dim == 1 takes the sorting path. Memory 8 n^2 bytes;
  * O(n^3) worst case, well under a second for n = 2000 in the plane. */
-wg_status wg_metric_w1(const double *a, const double *b, int64_t n, int dim, double *w1);
+WG_API wg_status wg_metric_w1(const double *a, const double *b, int64_t n, int dim, double *w1);
 
 /* Minimum-cost perfect matching of a dense n x n cost matrix (row-major, finite):
  * Jonker-Volgenant (column reduction, reduction transfer, shortest augmenting paths).
  * `row_to_col` (n entries, may be NULL) receives the column matched to each row;
  * `total` the sum of the matched costs. n <= WG_METRIC_ASSIGNMENT_MAX_N. */
 #define WG_METRIC_ASSIGNMENT_MAX_N 32768
-wg_status wg_metric_assignment(const double *cost, int64_t n, int64_t *row_to_col, double *total);
+WG_API wg_status wg_metric_assignment(const double *cost, int64_t n, int64_t *row_to_col,
+                                      double *total);
 
 /* ---- mode coverage of a mixture of isotropic gaussians (toy data) ---- */
 
@@ -51,7 +53,7 @@ typedef struct wg_mode_options {
     int64_t min_count; /* when > 0, a count of samples that replaces min_share; 0 */
 } wg_mode_options;
 
-wg_mode_options wg_mode_options_default(void);
+WG_API wg_mode_options wg_mode_options_default(void);
 
 typedef struct wg_mode_stats {
     int64_t n_samples;
@@ -67,9 +69,9 @@ typedef struct wg_mode_stats {
  * n_modes points of `dim` coordinates; `std` is the per-coordinate standard deviation
  * of each component in data space (8gaussians: std / 1.414). options NULL: defaults.
  * counts (n_modes entries, may be NULL) receives the per-mode counts. */
-wg_status wg_metric_modes(const double *samples, int64_t n, int dim, const double *centers,
-                          int n_modes, double std, const wg_mode_options *options,
-                          wg_mode_stats *stats, int64_t *counts);
+WG_API wg_status wg_metric_modes(const double *samples, int64_t n, int dim, const double *centers,
+                                 int n_modes, double std, const wg_mode_options *options,
+                                 wg_mode_stats *stats, int64_t *counts);
 
 /* ---- Lipschitz constant of the critic ---- */
 
@@ -83,9 +85,9 @@ typedef struct wg_lipschitz_estimate {
 /* Empirical lower bound on the Lipschitz constant from n_pairs pairs (x_i, y_i) of
  * points in R^dim and the critic's values fx_i = f(x_i), fy_i = f(y_i). At least one
  * pair must have x != y. */
-wg_status wg_metric_lipschitz_pairs(const double *x, const double *y, const double *fx,
-                                    const double *fy, int64_t n_pairs, int dim,
-                                    wg_lipschitz_estimate *estimate);
+WG_API wg_status wg_metric_lipschitz_pairs(const double *x, const double *y, const double *fx,
+                                           const double *fy, int64_t n_pairs, int dim,
+                                           wg_lipschitz_estimate *estimate);
 
 typedef struct wg_norm_stats {
     int64_t n;
@@ -98,7 +100,8 @@ typedef struct wg_norm_stats {
 
 /* Summary of n >= 1 gradient norms (non-negative, finite), e.g. |grad_x f(x)| at real,
  * fake or interpolated points. tol >= 0. */
-wg_status wg_metric_norm_stats(const double *norms, int64_t n, double tol, wg_norm_stats *stats);
+WG_API wg_status wg_metric_norm_stats(const double *norms, int64_t n, double tol,
+                                      wg_norm_stats *stats);
 
 /* ---- Frechet distance and kernel inception distance on feature vectors ---- */
 
@@ -112,21 +115,21 @@ typedef struct wg_gaussian {
 
 /* Fits a gaussian to n points in R^dim (two passes). On success the caller owns the
  * arrays and releases them with wg_gaussian_free. Cost O(n dim^2). */
-wg_status wg_gaussian_fit(const double *x, int64_t n, int dim, wg_gaussian *out);
+WG_API wg_status wg_gaussian_fit(const double *x, int64_t n, int dim, wg_gaussian *out);
 /* Frees the arrays and zeroes the struct; NULL and a zeroed struct are fine. */
-void wg_gaussian_free(wg_gaussian *g);
+WG_API void wg_gaussian_free(wg_gaussian *g);
 
 /* Frechet distance between two gaussians of the same dimension:
  *   |mu1 - mu2|^2 + Tr(C1 + C2 - 2 (C1^1/2 C2 C1^1/2)^1/2),
  * with C1^1/2 and the trace of the outer square root from symmetric eigen-
  * decompositions (Jacobi rotations; negative eigenvalues from rounding are taken as 0).
  * Cost O(dim^3): about two eigendecompositions. The result is clamped at 0. */
-wg_status wg_metric_frechet(const wg_gaussian *a, const wg_gaussian *b, double *distance);
+WG_API wg_status wg_metric_frechet(const wg_gaussian *a, const wg_gaussian *b, double *distance);
 
 /* wg_gaussian_fit on both sets, then wg_metric_frechet (the FID formula). Each set
  * needs at least 2 points and should have many more than dim. */
-wg_status wg_metric_fid(const double *a, int64_t na, const double *b, int64_t nb, int dim,
-                        double *fid);
+WG_API wg_status wg_metric_fid(const double *a, int64_t na, const double *b, int64_t nb, int dim,
+                               double *fid);
 
 typedef struct wg_kid_options {
     int64_t subset_size; /* points drawn from each set per subset, without replacement;
@@ -135,7 +138,7 @@ typedef struct wg_kid_options {
     uint64_t seed;       /* picks the subsets; same seed, same result */
 } wg_kid_options;
 
-wg_kid_options wg_kid_options_default(void);
+WG_API wg_kid_options wg_kid_options_default(void);
 
 typedef struct wg_kid_result {
     double mean;         /* mean over subsets of the unbiased MMD^2 */
@@ -149,15 +152,15 @@ typedef struct wg_kid_result {
  * slightly negative when the sets come from the same distribution. Cost
  * O(n_subsets subset_size^2 dim); subsets run in parallel (OpenMP). options NULL:
  * defaults. */
-wg_status wg_metric_kid(const double *a, int64_t na, const double *b, int64_t nb, int dim,
-                        const wg_kid_options *options, wg_kid_result *result);
+WG_API wg_status wg_metric_kid(const double *a, int64_t na, const double *b, int64_t nb, int dim,
+                               const wg_kid_options *options, wg_kid_result *result);
 
 /* ---- training health from a logged series ---- */
 
 typedef enum wg_verdict { WG_VERDICT_PASS = 0, WG_VERDICT_FAIL, WG_VERDICT_SKIPPED } wg_verdict;
 
 /* "pass", "fail" or "skipped". */
-const char *wg_verdict_name(wg_verdict verdict);
+WG_API const char *wg_verdict_name(wg_verdict verdict);
 
 typedef enum wg_health_kind {
     WG_HEALTH_W_DECREASING = 0, /* "w_trend_decreasing" */
@@ -213,7 +216,7 @@ typedef struct wg_health_options {
                                 skipped; 5 */
 } wg_health_options;
 
-wg_health_options wg_health_options_default(void);
+WG_API wg_health_options wg_health_options_default(void);
 
 /* Judges a training run from its logged series (metrics.csv: step, w_estimate,
  * critic_loss, generator_loss). Windows are taken on the step axis: early = the first
@@ -222,11 +225,11 @@ wg_health_options wg_health_options_default(void);
  * finite W values; no_explosion fails on any non-finite W or loss. docs/metrics.md
  * gives the rules. options NULL: defaults. WG_ERR_INVALID for NULL arrays, n < 0 or
  * steps not strictly increasing; n == 0 gives a report with every check skipped. */
-wg_status wg_metric_health(const wg_health_series *series, const wg_health_options *options,
-                           wg_health_report *report);
+WG_API wg_status wg_metric_health(const wg_health_series *series, const wg_health_options *options,
+                                  wg_health_report *report);
 
 /* The value called `name` in a check, or NaN when it has none. */
-double wg_health_value_of(const wg_health_check *check, const char *name);
+WG_API double wg_health_value_of(const wg_health_check *check, const char *name);
 
 #ifdef __cplusplus
 }

@@ -65,14 +65,14 @@ typedef struct wg_optim_config {
 } wg_optim_config;
 
 /* A configuration of `kind` holding PyTorch's defaults. */
-wg_optim_config wg_optim_defaults(wg_optim_kind kind);
+WG_API wg_optim_config wg_optim_defaults(wg_optim_kind kind);
 /* "sgd", "rmsprop", "adam". */
-const char *wg_optim_kind_name(wg_optim_kind kind);
+WG_API const char *wg_optim_kind_name(wg_optim_kind kind);
 /* Parses a kind name (case-insensitive); WG_ERR_INVALID naming the accepted ones. */
-wg_status wg_optim_kind_parse(const char *name, wg_optim_kind *out);
+WG_API wg_status wg_optim_kind_parse(const char *name, wg_optim_kind *out);
 /* Checks the hyperparameters the way PyTorch's constructors do; WG_ERR_INVALID with a
  * message naming the field otherwise. wg_optimizer_new calls it too. */
-wg_status wg_optim_check(const wg_optim_config *config);
+WG_API wg_status wg_optim_check(const wg_optim_config *config);
 
 /* One state variable of an optimizer. */
 typedef struct wg_optim_state {
@@ -93,23 +93,23 @@ typedef struct wg_optimizer wg_optimizer;
  * with WG_ERR_INVALID on a bad configuration, a parameter that is not a variable or
  * appears twice, or a missing gradient; WG_ERR_SHAPE on mismatched shapes; or with the
  * graph's own error when building failed. */
-wg_status wg_optimizer_new(wg_graph *graph, const wg_optim_config *config, int count,
-                           const wg_node *params, const wg_node *grads, const char *prefix,
-                           wg_optimizer **out);
-void wg_optimizer_free(wg_optimizer *optimizer);
+WG_API wg_status wg_optimizer_new(wg_graph *graph, const wg_optim_config *config, int count,
+                                  const wg_node *params, const wg_node *grads, const char *prefix,
+                                  wg_optimizer **out);
+WG_API void wg_optimizer_free(wg_optimizer *optimizer);
 
-const wg_optim_config *wg_optimizer_config(const wg_optimizer *optimizer);
+WG_API const wg_optim_config *wg_optimizer_config(const wg_optimizer *optimizer);
 /* The wg_assign nodes to add to a plan's targets: one replay, one update. All of them
  * belong in the same plan. */
-int wg_optimizer_update_count(const wg_optimizer *optimizer);
-const wg_node *wg_optimizer_updates(const wg_optimizer *optimizer);
+WG_API int wg_optimizer_update_count(const wg_optimizer *optimizer);
+WG_API const wg_node *wg_optimizer_updates(const wg_optimizer *optimizer);
 /* Every state variable, for checkpoints: save and restore these (with the parameters)
  * to resume exactly. */
-int wg_optimizer_state_count(const wg_optimizer *optimizer);
-const wg_optim_state *wg_optimizer_state(const wg_optimizer *optimizer, int index);
+WG_API int wg_optimizer_state_count(const wg_optimizer *optimizer);
+WG_API const wg_optim_state *wg_optimizer_state(const wg_optimizer *optimizer, int index);
 /* The step counter variable, or WG_NONE when the kind needs none (SGD without
  * dampening). */
-wg_node wg_optimizer_step_variable(const wg_optimizer *optimizer);
+WG_API wg_node wg_optimizer_step_variable(const wg_optimizer *optimizer);
 
 #ifdef __cplusplus
 }

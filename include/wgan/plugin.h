@@ -49,24 +49,26 @@ typedef struct wg_plugin_desc {
     uint16_t abi_minor;
     uint32_t struct_size; /* sizeof(wg_plugin_desc) where the plugin was compiled */
     wg_plugin_kind kind;
-    const char *name;     /* the YAML `plugin:` value */
-    const char *summary;  /* one line for `wgan plugins` */
-    const void *vtable;   /* wg_<kind>_vtable, starting with its uint32_t struct_size */
+    const char *name;    /* the YAML `plugin:` value */
+    const char *summary; /* one line for `wgan plugins` */
+    const void *vtable;  /* wg_<kind>_vtable, starting with its uint32_t struct_size */
 } wg_plugin_desc;
 
-#define WG_PLUGIN_DESC(kind, name, summary, vtable)                                             \
-    {WG_PLUGIN_ABI_MAJOR, WG_PLUGIN_ABI_MINOR, sizeof(wg_plugin_desc), (kind), (name), (summary), \
-     (vtable)}
+#define WG_PLUGIN_DESC(kind, name, summary, vtable)                                                \
+    {                                                                                              \
+        WG_PLUGIN_ABI_MAJOR, WG_PLUGIN_ABI_MINOR, sizeof(wg_plugin_desc), (kind), (name),          \
+            (summary), (vtable)                                                                    \
+    }
 
 /* The entry point: returns `*count` descriptors that live as long as the library. */
 typedef const wg_plugin_desc *const *(*wg_plugin_entry_fn)(int *count);
 
 #define WG_PLUGIN_EXPORT __attribute__((visibility("default")))
-#define WG_PLUGIN_EXPORT_ONE(desc)                                                             \
-    WG_PLUGIN_EXPORT const wg_plugin_desc *const *wg_plugin_entry(int *count) {                \
-        static const wg_plugin_desc *const list[] = {&(desc)};                                \
-        *count = 1;                                                                            \
-        return list;                                                                           \
+#define WG_PLUGIN_EXPORT_ONE(desc)                                                                 \
+    WG_PLUGIN_EXPORT const wg_plugin_desc *const *wg_plugin_entry(int *count) {                    \
+        static const wg_plugin_desc *const list[] = {&(desc)};                                     \
+        *count = 1;                                                                                \
+        return list;                                                                               \
     }
 
 /* ---- what the runtime offers plugins while a step graph is being built ---- */
@@ -92,25 +94,25 @@ typedef enum wg_param_role {
     WG_PARAM_BIAS,   /* biases, norm gains and shifts: trained, not reparametrised */
 } wg_param_role;
 
-wg_graph *wg_build_graph(wg_build *build);
+WG_API wg_graph *wg_build_graph(wg_build *build);
 /* Which network is being built: "generator" or "critic". */
-const char *wg_build_network(const wg_build *build);
+WG_API const char *wg_build_network(const wg_build *build);
 /* A trainable parameter of the current network, created on first use and returned
  * again for the same name, so a network applied several times (the critic on real,
  * fake and interpolated batches) shares its weights. For critic weights this returns
  * the node to use in the forward pass: the Lipschitz strategy's reparametrisation
  * (spectral norm's W / sigma) when it has one, else the variable itself. */
-wg_node wg_build_param(wg_build *build, const char *name, wg_shape shape, wg_init init,
-                       wg_param_role role);
+WG_API wg_node wg_build_param(wg_build *build, const char *name, wg_shape shape, wg_init init,
+                              wg_param_role role);
 /* Non-trainable state of the current network (running statistics, power-iteration
  * vectors), saved in checkpoints like parameters. Returned again for the same name. */
-wg_node wg_build_state(wg_build *build, const char *name, wg_shape shape, wg_init init);
+WG_API wg_node wg_build_state(wg_build *build, const char *name, wg_shape shape, wg_init init);
 /* Adds a wg_assign node to the step being built (running statistics, u vectors). */
-void wg_build_add_update(wg_build *build, wg_node assign);
+WG_API void wg_build_add_update(wg_build *build, wg_node assign);
 /* Number of samples in the batch being built. */
-int64_t wg_build_batch(const wg_build *build);
+WG_API int64_t wg_build_batch(const wg_build *build);
 /* Adds a named scalar (a [1] node) to the metrics logged for the step. */
-void wg_build_add_metric(wg_build *build, const char *name, wg_node value);
+WG_API void wg_build_add_metric(wg_build *build, const char *name, wg_node value);
 
 /* ---- lipschitz ---- */
 

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "philox.h"
+#include "wgan/philox.h"
 #include "wgan/plugin.h"
 
 /* Philox streams of the data plugins, apart from each other (the graph's own draws

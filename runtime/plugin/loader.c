@@ -10,12 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#ifndef WGAN_BUILD_PLUGIN_DIR
-#define WGAN_BUILD_PLUGIN_DIR ""
-#endif
-#ifndef WGAN_INSTALL_PLUGIN_DIR
-#define WGAN_INSTALL_PLUGIN_DIR ""
-#endif
+#include "search_path.h"
 
 /* A plugin never legitimately hands back more descriptors than this; a larger count
  * is garbage from a broken entry point. */
@@ -408,8 +403,8 @@ wg_status wg_plugins_load(wg_plugins **out) {
             dirs[count++] = dir;
     }
     int n_user = count;
-    dirs[count++] = WGAN_BUILD_PLUGIN_DIR;
-    dirs[count++] = WGAN_INSTALL_PLUGIN_DIR;
+    char builtin[PATH_MAX];
+    dirs[count++] = wg_plugin_builtin_dir(builtin, sizeof builtin);
     wg_status status = load(count, dirs, n_user, out);
     free(dirs);
     free(list);

@@ -3,8 +3,8 @@
  * by kind and name.
  *
  * Search path, first match wins: every folder of WGAN_PLUGIN_PATH (colon-separated),
- * then the build's plugin folder, then the install prefix's. Every `*.so` of a folder
- * is loaded, in name order. A file that cannot be used (not loadable, no entry point,
+ * then the built-in plugins' folder: the build tree's when running from one, else the
+ * installed one (search_path.h). Every `*.so` of a folder is loaded, in name order. A file that cannot be used (not loadable, no entry point,
  * another ABI, a malformed descriptor) becomes a diagnostic naming the file and the
  * reason, and loading goes on with the next one; so does a plugin whose kind and name
  * an earlier one already took (reported as shadowed). */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "philox.h"
+#include "wgan/philox.h"
 
 void wg_registry_free(wg_registry *registry) {
     for (int i = 0; i < registry->count; i++) free(registry->entries[i].name);

@@ -7,7 +7,7 @@
 #include <omp.h>
 
 #include "cpu_internal.h"
-#include "philox.h"
+#include "wgan/philox.h"
 
 #define REAL float
 #define FN(name) name##_f32
