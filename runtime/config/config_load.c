@@ -211,7 +211,8 @@ wg_status wg_cfg_set(wg_cfg *root, const char *path, const char *value) {
                           path);
     else if (n > CFG_MAX_DEPTH)
         /* the file written from the tree could not be loaded */
-        status = cfg_fail(origin, 0, 0, NULL, "'%s' is nested deeper than %d levels", path,
+        status = cfg_fail(origin, 0, 0, NULL,
+                          "%zu key parts, more than the %d levels a configuration may nest", n,
                           CFG_MAX_DEPTH);
     else
         status = cfg_parse(origin, value, strlen(value), false, path, (int)n, false, &node);
