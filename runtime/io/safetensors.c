@@ -260,8 +260,15 @@ static int read_tensor(reader *r, st_entry *e) {
             uint64_t dims[WG_MAX_DIMS];
             int n;
             ok = read_uint_array(r, dims, WG_MAX_DIMS, &n);
-            e->tensor.shape.ndim = n;
-            for (int d = 0; d < n; d++) e->tensor.shape.dim[d] = (int64_t)dims[d];
+            e->tensor.shape.ndim = ok ? n : 0;
+            /* every partial product (as wg_shape_numel forms it) and the byte size fit */
+            uint64_t numel = 1, limit = (uint64_t)INT64_MAX / sizeof(float);
+            for (int d = 0; ok && d < n; d++) {
+                if (dims[d] > limit || (dims[d] && numel > limit / dims[d]))
+                    ok = bad(r, "tensor shape too large");
+                numel *= dims[d];
+                e->tensor.shape.dim[d] = (int64_t)dims[d];
+            }
             have_shape = 1;
         } else if (!strcmp(key, "data_offsets")) {
             uint64_t off[2];
@@ -322,7 +329,7 @@ static int by_begin(const void *a, const void *b) {
 static wg_status check_layout(wg_safetensors *f, const char *path, uint64_t data_size) {
     st_entry *sorted = malloc((size_t)(f->count ? f->count : 1) * sizeof *sorted);
     if (!sorted) return wg_fail(WG_ERR_NOMEM, "out of memory reading %s", path);
-    memcpy(sorted, f->entries, (size_t)f->count * sizeof *sorted);
+    if (f->count) memcpy(sorted, f->entries, (size_t)f->count * sizeof *sorted); /* "{}" */
     qsort(sorted, (size_t)f->count, sizeof *sorted, by_begin);
     uint64_t at = 0;
     wg_status status = WG_OK;

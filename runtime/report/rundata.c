@@ -124,6 +124,11 @@ static void read_config(wg_run_info *run) {
     wg_clear_error();
 }
 
+/* Whether a JSON number converts to int64_t (NaN does not). */
+static bool fits_int64(double v) {
+    return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+}
+
 static void read_summary(wg_run_info *run) {
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", run->dir);
@@ -152,11 +157,11 @@ static void read_summary(wg_run_info *run) {
         if (plugin) set_text(fields[i], plugin);
     }
     double v = wg_json_number(wg_json_member(j, "seed"));
-    if (isfinite(v)) run->seed = (int64_t)v;
+    if (fits_int64(v)) run->seed = (int64_t)v;
     v = wg_json_number(wg_json_member(j, "generator_steps"));
-    if (isfinite(v)) run->steps = (int64_t)v;
+    if (fits_int64(v)) run->steps = (int64_t)v;
     v = wg_json_number(wg_json_member(j, "steps_planned"));
-    if (isfinite(v)) run->steps_planned = (int64_t)v;
+    if (fits_int64(v)) run->steps_planned = (int64_t)v;
     /* training time only: the evaluation at log steps is not the method's cost */
     double seconds = wg_json_number(wg_json_member(j, "seconds"));
     double evals = wg_json_number(wg_json_path(j, "evaluation.evaluations"));
