@@ -199,7 +199,7 @@ static wg_status compute_health(wg_run_info *run) {
         for (int64_t r = 0; r < t->n_rows; r++) {
             double step = wg_table_number(t, r, c_step);
             /* rows must have strictly increasing steps; skip anything else */
-            if (!isfinite(step) || (n > 0 && (int64_t)step <= steps[n - 1])) continue;
+            if (!fits_int64(step) || (n > 0 && (int64_t)step <= steps[n - 1])) continue;
             steps[n] = (int64_t)step;
             w[n] = wg_table_number(t, r, c_w);
             cl[n] = wg_table_number(t, r, c_cl);
@@ -264,7 +264,7 @@ wg_status wg_run_load(const char *dir, wg_run_info *run) {
     if (run->steps < 0 && run->metrics.n_rows > 0) {
         double last = wg_table_number(&run->metrics, run->metrics.n_rows - 1,
                                       wg_table_column(&run->metrics, "step"));
-        if (isfinite(last)) run->steps = (int64_t)last;
+        if (fits_int64(last)) run->steps = (int64_t)last;
     }
     wg_status s = list_samples(run);
     if (s == WG_OK) s = compute_health(run);
@@ -484,7 +484,7 @@ wg_status wg_compare_load(const char *dir, wg_run_info **out, int *n_out) {
             if (!**fields[k] && *v) set_text(fields[k], v);
         }
         double v = wg_table_number(&t, row, wg_table_column(&t, "seed"));
-        if (r->seed < 0 && isfinite(v)) r->seed = (int64_t)v;
+        if (r->seed < 0 && fits_int64(v)) r->seed = (int64_t)v;
         v = wg_table_number(&t, row, wg_table_column(&t, "memory_bytes"));
         if (!isfinite(r->memory_bytes)) r->memory_bytes = v;
         v = wg_table_number(&t, row, wg_table_column(&t, "peak_rss_bytes"));
