@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "wgan/config.h"
 
@@ -882,6 +883,216 @@ static void test_save(void **state) {
     wg_cfg_free(cfg);
 }
 
+/* ---- limits while parsing ---- */
+
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* "a: " then `depth` nested flow sequences (or `depth` nested block mappings). */
+static char *nested(int depth, bool flow) {
+    size_t size = flow ? 2 * (size_t)depth + 8 : (size_t)depth * (2 * (size_t)depth + 8);
+    char *text = malloc(size + 16), *p = text;
+    assert_non_null(text);
+    if (flow) {
+        p += sprintf(p, "a: ");
+        for (int i = 0; i < depth; i++) *p++ = '[';
+        for (int i = 0; i < depth; i++) *p++ = ']';
+        *p++ = '\n';
+    } else {
+        for (int i = 0; i < depth; i++) p += sprintf(p, "%*sk:\n", 2 * i, "");
+    }
+    *p = '\0';
+    return text;
+}
+
+static void test_deep_nesting(void **state) {
+    (void)state;
+    wg_cfg *cfg = (wg_cfg *)1;
+    /* the limit itself: 128 levels below the top load, one more does not, reported at
+     * the first node too deep */
+    char *text = nested(128, true);
+    cfg = load(text);
+    wg_cfg_free(cfg);
+    free(text);
+    int depth = 129 + rand() % 1000;
+    text = nested(depth, true);
+    ASSERT_CONFIG_ERROR(wg_cfg_load_string("t.yaml", text, &cfg),
+                        "t.yaml:1:132: nested deeper than 128 levels (a recursive alias?)");
+    assert_null(cfg);
+    free(text);
+    /* block mappings: the innermost key's null value is a node too */
+    text = nested(128, false);
+    cfg = load(text);
+    wg_cfg_free(cfg);
+    free(text);
+    text = nested(130 + rand() % 500, false);
+    ASSERT_CONFIG_ERROR(wg_cfg_load_string("t.yaml", text, &cfg),
+                        "t.yaml:130:259: nested deeper than 128 levels (a recursive alias?)");
+    free(text);
+
+    /* 100000 levels of flow nesting are refused at once: libyaml's scanner, left to go
+     * on, spends quadratic time on them (36 s here once); block nesting costs the
+     * indentation's bytes, so a thousand levels */
+    for (int flow = 0; flow < 2; flow++) {
+        text = nested(flow ? 100000 : 1000, flow);
+        double t0 = seconds_now();
+        assert_int_equal(wg_cfg_load_string("t.yaml", text, &cfg), WG_ERR_CONFIG);
+        double seconds = seconds_now() - t0;
+        assert_non_null(strstr(wg_last_error(), "nested deeper than 128 levels"));
+        if (seconds > 1.0) fail_msg("refusing deep nesting took %.2f s", seconds);
+        free(text);
+    }
+}
+
+static void test_node_and_path_limits(void **state) {
+    (void)state;
+    wg_cfg *cfg = NULL;
+    /* a flat sequence: every item is a node */
+    size_t n = 100000 - 2; /* with the top mapping and the sequence: 100000 nodes */
+    char *text = malloc(3 * n + 16), *p = text;
+    assert_non_null(text);
+    p += sprintf(p, "a: [");
+    for (size_t i = 0; i < n; i++) p += sprintf(p, "%d,", (int)(rand() % 10));
+    strcpy(p - 1, "]\n");
+    cfg = load(text);
+    wg_cfg_free(cfg);
+    free(text);
+    text = malloc(3 * n + 16);
+    p = text;
+    p += sprintf(p, "a: [");
+    for (size_t i = 0; i < n; i++) p += sprintf(p, "%d,", (int)(rand() % 10));
+    strcpy(p, "x]\n");
+    assert_int_equal(wg_cfg_load_string("t.yaml", text, &cfg), WG_ERR_CONFIG);
+    assert_non_null(strstr(wg_last_error(), "more than 100000 nodes"));
+    free(text);
+
+    /* every node keeps its key path: a key of a megabyte over a hundred items would
+     * make 100 MB of paths */
+    size_t key = (1u << 20) + (size_t)(rand() % 1000);
+    text = malloc(key + 512);
+    assert_non_null(text);
+    p = text;
+    p += sprintf(p, "? ");
+    memset(p, 'k', key);
+    p += key;
+    p += sprintf(p, "\n: [");
+    for (int i = 0; i < 100; i++) p += sprintf(p, "%s1", i ? "," : "");
+    strcpy(p, "]\n");
+    /* at the item that crosses the limit */
+    assert_int_equal(wg_cfg_load_string("t.yaml", text, &cfg), WG_ERR_CONFIG);
+    assert_int_equal(strncmp(wg_last_error(), "t.yaml:2:", 9), 0);
+    assert_non_null(strstr(wg_last_error(), ": the key paths of the configuration are longer "
+                                            "than 64 MiB in total (keys that long?)"));
+    free(text);
+}
+
+static void test_anchor_errors(void **state) {
+    (void)state;
+    wg_cfg *cfg = NULL;
+    ASSERT_CONFIG_ERROR(wg_cfg_load_string("t.yaml", "a: &x 1\nb: &x 2\n", &cfg),
+                        "t.yaml:2:4: second occurrence (found duplicate anchor; first "
+                        "occurrence at line 1, column 4)");
+    /* anchors are per document */
+    ASSERT_CONFIG_ERROR(wg_cfg_load_string("t.yaml", "a: &x 1\n---\nb: *x\n", &cfg),
+                        "t.yaml:3:4: found undefined alias");
+    /* an anchored key, and an alias as a key */
+    cfg = load("&k lr: 0.5\nname: *k\nv: &s steps\n*s : 3\n");
+    const char *s = NULL;
+    ASSERT_OK(wg_cfg_string(cfg, "name", NULL, &s));
+    assert_string_equal(s, "lr");
+    int steps = 0;
+    ASSERT_OK(wg_cfg_int(cfg, "steps", 0, 0, 10, &steps));
+    assert_int_equal(steps, 3);
+    ASSERT_CONFIG_ERROR(wg_cfg_int(cfg, "lr", 0, 0, 0, &steps),
+                        "t.yaml:1:8: key 'lr': got '0.5', must be an integer in [0, 0]");
+    wg_cfg_free(cfg);
+    ASSERT_CONFIG_ERROR(wg_cfg_load_string("t.yaml", "m: &m {a: 1}\n*m : 2\n", &cfg),
+                        "t.yaml:1:4: a key must be a scalar, not a mapping");
+    /* libyaml's syntax errors come before the tree's own, as with its document loader */
+    ASSERT_CONFIG_ERROR(wg_cfg_load_string("t.yaml", "a: 1\na: 2\nb: [1\n", &cfg),
+                        "t.yaml:4:1: did not find expected ',' or ']' (while parsing a flow "
+                        "sequence at line 3, column 4)");
+    ASSERT_CONFIG_ERROR(wg_cfg_load_string("t.yaml", "a: 1\na: 2\n---\nb: [1\n", &cfg),
+                        "t.yaml:2:1: duplicate key 'a' (first at line 1)");
+    ASSERT_CONFIG_ERROR(wg_cfg_load_string("t.yaml", "a: 1\n---\nb: [1\n", &cfg),
+                        "t.yaml:4:1: did not find expected ',' or ']' (while parsing a flow "
+                        "sequence at line 3, column 4)");
+    assert_null(cfg);
+}
+
+/* ---- what is written loads back ---- */
+
+/* "k0.k1...k<n-1>" */
+static char *key_path(int n) {
+    char *path = malloc((size_t)n * 8 + 1), *p = path;
+    assert_non_null(path);
+    for (int i = 0; i < n; i++) p += sprintf(p, "%sk%d", i ? "." : "", i);
+    return path;
+}
+
+static void test_written_loads_back(void **state) {
+    (void)state;
+    wg_cfg *cfg = load("name: deep\n");
+    /* 128 key parts are as deep as a file may go; more are refused when set */
+    char *path = key_path(128);
+    int value = rand() % 1000;
+    char text[32];
+    snprintf(text, sizeof text, "%d", value);
+    ASSERT_OK(wg_cfg_set(cfg, path, text));
+    wg_cfg *back = reload(cfg, 0);
+    int got = -1;
+    ASSERT_OK(wg_cfg_int(back, path, 0, 0, 1000, &got));
+    assert_int_equal(got, value);
+    wg_cfg_free(back);
+    free(path);
+    int parts = 129 + rand() % 100;
+    path = key_path(parts);
+    assert_int_equal(wg_cfg_set(cfg, path, "1"), WG_ERR_CONFIG);
+    snprintf(text, sizeof text, "%d key parts", parts);
+    assert_non_null(strstr(wg_last_error(), text));
+    assert_non_null(strstr(wg_last_error(), "more than the 128 levels a configuration may nest"));
+    free(path);
+    /* the value counts too */
+    path = key_path(127);
+    assert_int_equal(wg_cfg_set(cfg, path, "[[1]]"), WG_ERR_CONFIG);
+    assert_non_null(strstr(wg_last_error(), "nested deeper than 128 levels"));
+    ASSERT_OK(wg_cfg_set(cfg, path, "[1]"));
+    free(path);
+    wg_cfg_free(cfg);
+
+    /* overrides can grow a tree past the loader's node limit: the writer refuses it
+     * rather than write a file that does not load */
+    cfg = load("name: big\n");
+    size_t n = 60000;
+    char *list = malloc(2 * n + 4), *p = list;
+    assert_non_null(list);
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) p += sprintf(p, "%s%d", i ? "," : "", (int)(rand() % 10));
+    strcpy(p, "]");
+    ASSERT_OK(wg_cfg_set(cfg, "a", list));
+    back = reload(cfg, 0);
+    assert_true(wg_cfg_equal(cfg, back));
+    wg_cfg_free(back);
+    ASSERT_OK(wg_cfg_set(cfg, "b", list));
+    free(list);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(wg_cfg_write(cfg, f, 0), WG_ERR_CONFIG);
+    assert_non_null(strstr(wg_last_error(), "cannot write the configuration: it could not be "
+                                            "loaded back: the written configuration:"));
+    assert_non_null(strstr(wg_last_error(), "more than 100000 nodes"));
+    assert_int_equal(ftell(f), 0); /* nothing written */
+    fclose(f);
+    const char *saved = "test_config_too_big.yaml";
+    assert_int_equal(wg_cfg_save(cfg, saved, 0), WG_ERR_CONFIG);
+    assert_null(fopen(saved, "r"));
+    assert_false(temp_left("test_config_too_big.yaml.tmp"));
+    wg_cfg_free(cfg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scalars_and_defaults),
@@ -901,6 +1112,11 @@ int main(void) {
         cmocka_unit_test(test_equal),
         cmocka_unit_test(test_write_defaults),
         cmocka_unit_test(test_save),
+        cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_node_and_path_limits),
+        cmocka_unit_test(test_anchor_errors),
+        cmocka_unit_test(test_written_loads_back),
     };
+    srand((unsigned)time(NULL));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

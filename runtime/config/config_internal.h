@@ -9,10 +9,13 @@
 
 #include "wgan/config.h"
 
-/* Limits against hostile input: aliases can make a small file expand into a huge (or,
- * with a recursive alias, endless) tree. */
+/* Limits against hostile input, checked while the file is parsed: aliases can make a
+ * small file expand into a huge (or, with a recursive alias, endless) tree, and every
+ * node keeps its key path, which long keys nested deep make long. wg_cfg_set and
+ * wg_cfg_write keep within them, so that what is written can be loaded. */
 #define CFG_MAX_DEPTH 128
 #define CFG_MAX_NODES 100000
+#define CFG_MAX_PATH_BYTES (64 << 20) /* all nodes' key paths together */
 #define CFG_MAX_FILE_BYTES (16u << 20)
 
 /* A key of a mapping: one in the document or set by an override (value != NULL), or
@@ -109,12 +112,13 @@ wg_status cfg_fail(const char *file, int line, int col, const char *path, const 
 void cfg_where(char *buf, size_t size, const char *file, int line, int col);
 wg_status cfg_nomem(void);
 
-/* ---- loading (config_load.c) ---- */
+/* ---- parsing (config_parse.c) ---- */
 
 /* Parses `len` bytes of YAML into a tree. With `marks`, nodes get the positions libyaml
  * reports; without (override values), only `file`. `root_path` is the path of the
- * document's top node. With `need_map` the top must be a mapping. */
+ * document's top node and `depth` its depth in the whole tree (0 for a file). With
+ * `need_map` the top must be a mapping. */
 wg_status cfg_parse(const char *file, const char *buf, size_t len, bool marks,
-                    const char *root_path, bool need_map, wg_cfg **out);
+                    const char *root_path, int depth, bool need_map, wg_cfg **out);
 
 #endif

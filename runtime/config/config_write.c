@@ -1,4 +1,4 @@
-/* Writing a configuration tree back to YAML with libyaml's emitter. */
+/* Writing a configuration tree back to YAML with libyaml's emitter, checked to load back. */
 #include "config/config_internal.h"
 
 #include <errno.h>
@@ -84,15 +84,23 @@ static bool emit_node(yaml_emitter_t *em, const wg_cfg *node, unsigned flags) {
     return false;
 }
 
-wg_status wg_cfg_write(const wg_cfg *node, FILE *f, unsigned flags) {
+/* The YAML text of `node` into a new string (free()). */
+static wg_status emit(const wg_cfg *node, unsigned flags, char **text, size_t *len) {
+    *text = NULL;
+    *len = 0;
+    FILE *mem = open_memstream(text, len);
+    if (!mem) return cfg_nomem();
     yaml_emitter_t em;
-    if (!yaml_emitter_initialize(&em)) return cfg_nomem();
-    yaml_emitter_set_output_file(&em, f);
+    if (!yaml_emitter_initialize(&em)) {
+        fclose(mem);
+        free(*text);
+        return cfg_nomem();
+    }
+    yaml_emitter_set_output_file(&em, mem);
     yaml_emitter_set_unicode(&em, 1);
     yaml_emitter_set_indent(&em, 2);
     yaml_emitter_set_width(&em, -1); /* no folding of long strings */
     yaml_event_t ev;
-    errno = 0;
     bool ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) &&
               yaml_emitter_emit(&em, &ev) &&
               yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) &&
@@ -101,14 +109,55 @@ wg_status wg_cfg_write(const wg_cfg *node, FILE *f, unsigned flags) {
               yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&em, &ev) &&
               yaml_emitter_flush(&em);
     wg_status status = WG_OK;
-    if (!ok && em.error == YAML_MEMORY_ERROR)
-        status = cfg_nomem();
-    else if (!ok && em.error == YAML_EMITTER_ERROR)
+    if (!ok && em.error == YAML_EMITTER_ERROR)
         status = wg_fail(WG_ERR_IO, "cannot write the configuration: %s", em.problem);
-    else if (!ok || fflush(f) != 0 || ferror(f))
-        status = wg_fail(WG_ERR_IO, "cannot write the configuration: %s",
-                         errno ? strerror(errno) : "write error");
+    else if (!ok)
+        status = cfg_nomem();
     yaml_emitter_delete(&em);
+    if (fclose(mem) != 0 && status == WG_OK) status = cfg_nomem();
+    if (status != WG_OK) {
+        free(*text);
+        *text = NULL;
+    }
+    return status;
+}
+
+/* Whether the loader accepts `text`: the tree may have grown past the loader's limits
+ * through overrides or defaults, and a file that cannot be loaded back (a run folder's
+ * config.yaml that --resume refuses) is worse than an error now. */
+static wg_status check_loadable(const char *text, size_t len) {
+    static const char name[] = "the written configuration";
+    if (len > CFG_MAX_FILE_BYTES)
+        return wg_fail(WG_ERR_CONFIG,
+                       "cannot write the configuration: %zu bytes, more than the %u MiB that "
+                       "can be loaded",
+                       len, CFG_MAX_FILE_BYTES >> 20);
+    wg_cfg *back = NULL;
+    wg_status status = cfg_parse(name, text, len, true, "", 0, false, &back);
+    cfg_node_free(back);
+    if (status == WG_ERR_CONFIG) {
+        char inner[768];
+        snprintf(inner, sizeof inner, "%s", wg_last_error());
+        status = wg_fail(WG_ERR_CONFIG,
+                         "cannot write the configuration: it could not be loaded "
+                         "back: %s",
+                         inner);
+    }
+    return status;
+}
+
+wg_status wg_cfg_write(const wg_cfg *node, FILE *f, unsigned flags) {
+    char *text;
+    size_t len;
+    wg_status status = emit(node, flags, &text, &len);
+    if (status == WG_OK) status = check_loadable(text, len);
+    if (status == WG_OK) {
+        errno = 0;
+        if (fwrite(text, 1, len, f) != len || fflush(f) != 0 || ferror(f))
+            status = wg_fail(WG_ERR_IO, "cannot write the configuration: %s",
+                             errno ? strerror(errno) : "write error");
+    }
+    free(text);
     return status;
 }
 

@@ -283,7 +283,7 @@ static int read_tensor(reader *r, st_entry *e) {
             uint64_t dims[WG_MAX_DIMS];
             int n;
             ok = read_uint_array(r, dims, WG_MAX_DIMS, &n);
-            e->tensor.shape.ndim = n;
+            e->tensor.shape.ndim = ok ? n : 0;
             /* the size in bytes must fit in 64 bits (and so every numel in int64_t) */
             e->bytes = sizeof(float);
             for (int d = 0; ok && d < n; d++) {

@@ -124,6 +124,11 @@ static void read_config(wg_run_info *run) {
     wg_clear_error();
 }
 
+/* Whether a JSON number converts to int64_t (NaN does not). */
+static bool fits_int64(double v) {
+    return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+}
+
 static void read_summary(wg_run_info *run) {
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", run->dir);
@@ -152,11 +157,11 @@ static void read_summary(wg_run_info *run) {
         if (plugin) set_text(fields[i], plugin);
     }
     double v = wg_json_number(wg_json_member(j, "seed"));
-    if (isfinite(v)) run->seed = (int64_t)v;
+    if (fits_int64(v)) run->seed = (int64_t)v;
     v = wg_json_number(wg_json_member(j, "generator_steps"));
-    if (isfinite(v)) run->steps = (int64_t)v;
+    if (fits_int64(v)) run->steps = (int64_t)v;
     v = wg_json_number(wg_json_member(j, "steps_planned"));
-    if (isfinite(v)) run->steps_planned = (int64_t)v;
+    if (fits_int64(v)) run->steps_planned = (int64_t)v;
     /* training time only: the evaluation at log steps is not the method's cost */
     double seconds = wg_json_number(wg_json_member(j, "seconds"));
     double evals = wg_json_number(wg_json_path(j, "evaluation.evaluations"));
@@ -194,7 +199,7 @@ static wg_status compute_health(wg_run_info *run) {
         for (int64_t r = 0; r < t->n_rows; r++) {
             double step = wg_table_number(t, r, c_step);
             /* rows must have strictly increasing steps; skip anything else */
-            if (!isfinite(step) || (n > 0 && (int64_t)step <= steps[n - 1])) continue;
+            if (!fits_int64(step) || (n > 0 && (int64_t)step <= steps[n - 1])) continue;
             steps[n] = (int64_t)step;
             w[n] = wg_table_number(t, r, c_w);
             cl[n] = wg_table_number(t, r, c_cl);
@@ -259,7 +264,7 @@ wg_status wg_run_load(const char *dir, wg_run_info *run) {
     if (run->steps < 0 && run->metrics.n_rows > 0) {
         double last = wg_table_number(&run->metrics, run->metrics.n_rows - 1,
                                       wg_table_column(&run->metrics, "step"));
-        if (isfinite(last)) run->steps = (int64_t)last;
+        if (fits_int64(last)) run->steps = (int64_t)last;
     }
     wg_status s = list_samples(run);
     if (s == WG_OK) s = compute_health(run);
@@ -479,7 +484,7 @@ wg_status wg_compare_load(const char *dir, wg_run_info **out, int *n_out) {
             if (!**fields[k] && *v) set_text(fields[k], v);
         }
         double v = wg_table_number(&t, row, wg_table_column(&t, "seed"));
-        if (r->seed < 0 && isfinite(v)) r->seed = (int64_t)v;
+        if (r->seed < 0 && fits_int64(v)) r->seed = (int64_t)v;
         v = wg_table_number(&t, row, wg_table_column(&t, "memory_bytes"));
         if (!isfinite(r->memory_bytes)) r->memory_bytes = v;
         v = wg_table_number(&t, row, wg_table_column(&t, "peak_rss_bytes"));

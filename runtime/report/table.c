@@ -81,7 +81,8 @@ wg_status wg_table_parse(const char *name, const char *text, wg_table *out) {
     const char *p = text;
     int row = 0, col = 0, bad_quote = 0;
     wg_status s = WG_OK;
-    while (*p && s == WG_OK) {
+    /* a text ending in a separator ends with an empty field, which pads the row */
+    while ((*p || col > 0) && s == WG_OK) {
         if (col == 0 && (*p == '\n' || *p == '\r')) { /* blank line */
             p++;
             continue;
