@@ -13,6 +13,7 @@
 
 #include "numcheck.h"
 #include "../kernels/philox.h"
+#include "tiers.h"
 
 #define SAMPLES 100000
 /* Statistical bounds at 5 standard errors: a false alarm about once in 10^6 runs. */
@@ -244,5 +245,6 @@ int main(void) {
         cmocka_unit_test_teardown(test_seed_stream_and_step, nc_teardown),
         cmocka_unit_test_teardown(test_devices_agree, nc_teardown),
     };
-    return cmocka_run_group_tests_name("random", tests, NULL, nc_group_teardown);
+    return wg_test_run_group("random", tests, sizeof tests / sizeof *tests, NULL,
+                             nc_group_teardown);
 }

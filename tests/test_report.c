@@ -19,6 +19,7 @@
 #include "report/report.h"
 #include "sweep/sweep.h"
 #include "tmpdir.h"
+#include "tiers.h"
 
 typedef td_fixture fixture;
 
@@ -209,8 +210,8 @@ static void test_json_reading(void **state) {
     assert_true(isnan(wg_json_find_number(j, "nowhere")));
     wg_json_free(j);
 
-    static const struct {
     /* the position is the last character jansson read */
+    static const struct {
         const char *text, *where;
     } bad[] = {{"{\"a\": 1,\n  \"b\" 2}", "s.json:2:7:"},
                {"[1, 2", "s.json:1:5:"},
@@ -566,8 +567,7 @@ static bool plugins_built(void) {
 static void test_compare_end_to_end(void **state) {
     fixture *f = *state;
     if (!plugins_built()) {
-        print_message("plugins not built next to the test: skipped\n");
-        skip();
+        wg_test_skip("plugins not built next to the test");
     }
     char *exp = write_file(f->dir, "tiny.yaml", experiment_yaml);
     /* GP, clipping, and a run that diverges: an unconstrained critic under SGD with a
@@ -699,9 +699,7 @@ static void test_page_in_a_browser(void **state) {
     fixture *f = *state;
     char *chromium = find_chromium();
     if (!chromium) {
-        print_message("chromium not found (Debian package 'chromium'; or set WGAN_CHROMIUM): "
-                      "the browser test is skipped\n");
-        skip();
+        wg_test_skip("chromium not found (Debian package 'chromium'; or set WGAN_CHROMIUM)");
     }
     wg_run_info *runs = load_all(f->dir, page_runs, N_PAGE_RUNS);
     wg_buf html = {0};
@@ -744,19 +742,23 @@ static void test_page_in_a_browser(void **state) {
     free(chromium);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
+int main(int argc, char **argv) {
+#define CASE(name) cmocka_unit_test_setup_teardown(name, setup, td_fixture_teardown)
+    const struct CMUnitTest unit[] = {
         cmocka_unit_test(test_csv_reading),
         cmocka_unit_test(test_json_reading),
-        cmocka_unit_test_setup_teardown(test_run_folder, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_run_folder_with_missing_files, setup,
-                                        td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_html_page, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_compare_csv_round_trip, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_sweep_file, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_sweep_errors, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_compare_end_to_end, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_page_in_a_browser, setup, td_fixture_teardown),
+        CASE(test_run_folder),
+        CASE(test_run_folder_with_missing_files),
+        CASE(test_html_page),
+        CASE(test_compare_csv_round_trip),
+        CASE(test_sweep_file),
+        CASE(test_sweep_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* a sweep that trains through the wgan program */
+    const struct CMUnitTest e2e[] = {CASE(test_compare_end_to_end)};
+    const struct CMUnitTest browser[] = {CASE(test_page_in_a_browser)};
+#undef CASE
+    const wg_test_tier tiers[] = {WG_TEST_TIER(unit, unit), WG_TEST_TIER(e2e, e2e),
+                                  WG_TEST_TIER(browser, browser)};
+    return wg_test_run_tiers(argc, argv, "report", tiers, sizeof tiers / sizeof *tiers, NULL, NULL);
 }
