@@ -27,8 +27,8 @@
     } while (0)
 void wg_test_count_skip(const char *fmt, ...);
 
-/* Runs one CMocka group: the number of failed cases, else WG_TEST_SKIPPED when every
- * case skipped, else 0. */
+/* Runs one CMocka group: 1 when a case failed, else WG_TEST_SKIPPED when every case
+ * skipped, else 0. */
 int wg_test_run_group(const char *group, const struct CMUnitTest *tests, size_t count,
                       CMFixtureFunction setup, CMFixtureFunction teardown);
 
