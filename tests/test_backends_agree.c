@@ -13,6 +13,7 @@
 
 #include "numcheck.h"
 #include "op_cases.h"
+#include "tiers.h"
 
 /* Float results of the two devices differ by rounding: reductions are summed in other
  * orders, GEMMs are blocked differently. */
@@ -139,8 +140,7 @@ int main(void) {
     memcpy(tests, fixed, sizeof fixed);
     int count = nc_add_case_tests(tests, n_fixed, nc_small_cases, nc_small_case_count, check_case);
     count = nc_add_case_tests(tests, count, nc_large_cases, nc_large_case_count, check_case);
-    int failed =
-        _cmocka_run_group_tests("backends_agree", tests, (size_t)count, NULL, nc_group_teardown);
+    int failed = wg_test_run_group("backends_agree", tests, (size_t)count, NULL, nc_group_teardown);
     free(tests);
     return failed;
 }

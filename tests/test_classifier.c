@@ -19,6 +19,7 @@
 #include "io/fileio.h"
 #include "tmpdir.h"
 #include "wgan/metrics.h"
+#include "tiers.h"
 
 #define PIXELS (28 * 28)
 
@@ -66,9 +67,8 @@ static int teardown(void **state) {
 
 static void need_data(void) {
     if (!have_data()) {
-        print_message("no Fashion-MNIST in %s (Debian: dataset-fashion-mnist): skipped\n",
-                      WG_FASHION_MNIST_DIR);
-        skip();
+        wg_test_skip("no Fashion-MNIST in %s (Debian: dataset-fashion-mnist)",
+                     WG_FASHION_MNIST_DIR);
     }
 }
 
@@ -253,5 +253,5 @@ int main(void) {
         cmocka_unit_test(test_fid_real_against_real_and_noise),
         cmocka_unit_test(test_fid_in_an_image_run),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return wg_test_run_group("classifier", tests, sizeof tests / sizeof *tests, setup, teardown);
 }

@@ -25,6 +25,7 @@
 #include "numcheck.h"
 #include "plugin_fixture.h"
 #include "tmpdir.h"
+#include "tiers.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -463,8 +464,7 @@ static void test_idx_errors(void **state) {
 static void test_fashion_mnist(void **state) {
     (void)state;
     if (access(FASHION_DIR "/train-images-idx3-ubyte.gz", R_OK) != 0) {
-        print_message("  %s not installed: skipped\n", FASHION_DIR);
-        skip();
+        wg_test_skip("%s not installed", FASHION_DIR);
     }
     const char *splits[2] = {"split: train", "split: test"};
     const int64_t counts[2] = {60000, 10000};
@@ -741,5 +741,5 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_png_size_check_covers_the_sample_grid, setup,
                                         teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, group_teardown);
+    return wg_test_run_group("data", tests, sizeof tests / sizeof *tests, NULL, group_teardown);
 }

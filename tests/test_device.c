@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "wgan/device.h"
+#include "tiers.h"
 
 /* Whether an OpenCL device can be opened here. */
 static int have_opencl;
@@ -70,7 +71,7 @@ static void test_auto(void **state) {
 
 static void test_opencl_specs(void **state) {
     (void)state;
-    if (!have_opencl) skip();
+    if (!have_opencl) wg_test_skip("no OpenCL device");
     const char *specs[] = {"opencl", "opencl:0"};
     for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
         wg_device *dev;
@@ -146,5 +147,5 @@ int main(void) {
         cmocka_unit_test(test_opencl_specs), cmocka_unit_test(test_bad_index),
         cmocka_unit_test(test_unknown_name), cmocka_unit_test(test_list),
     };
-    return cmocka_run_group_tests(tests, probe, NULL);
+    return wg_test_run_group("device", tests, sizeof tests / sizeof *tests, probe, NULL);
 }

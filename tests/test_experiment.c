@@ -20,6 +20,7 @@
 #include "io/safetensors.h"
 #include "tmpdir.h"
 #include "wgan/device.h"
+#include "tiers.h"
 
 /* Line numbers below refer to this text. */
 static const char *const base_yaml = "name: t\n"                              /* 1 */
@@ -212,8 +213,7 @@ static void test_plugin_with_another_abi(void **state) {
     int have = so && access(so, R_OK) == 0;
     free(so);
     if (!have) {
-        print_message("no abi_major2.so in WGAN_TEST_PLUGIN_DIR (run through ctest): skipped\n");
-        skip();
+        wg_test_skip("no abi_major2.so in WGAN_TEST_PLUGIN_DIR (run through ctest)");
     }
     char *text = edit(10, "  plugin: abi_major2\n");
     char *path = write_config(f, "abi.yaml", text);
@@ -246,8 +246,7 @@ static void test_config_errors_through_the_program(void **state) {
     fixture *f = *state;
     char *program = wgan_program();
     if (!program) {
-        print_message("wgan program not found next to the test: skipped\n");
-        skip();
+        wg_test_skip("wgan program not found next to the test");
     }
     for (size_t i = 0; i < sizeof config_cases / sizeof *config_cases; i++) {
         char *text = case_text(f, &config_cases[i]);
@@ -639,8 +638,7 @@ static void test_cpu_and_pocl_agree(void **state) {
     fixture *f = *state;
     wg_device *pocl = NULL;
     if (wg_device_open("pocl", &pocl) != WG_OK) {
-        print_message("no PoCL device (%s): skipped\n", wg_last_error());
-        skip();
+        wg_test_skip("no PoCL device (%s)", wg_last_error());
     }
     wg_device_close(pocl);
     char *config = write_config(f, "dev.yaml", base_yaml);
@@ -793,33 +791,34 @@ static void test_data_smaller_than_a_batch(void **state) {
     free(images);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_config_errors_through_the_library, setup,
-                                        td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_override_errors, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_config_errors_through_the_program, setup,
-                                        td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_plugin_with_another_abi, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_run_folder_is_owned, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_default_folders_are_never_shared, setup,
-                                        td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_data_smaller_than_a_batch, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_divergence_without_a_checkpoint, setup,
-                                        td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_resume_gradient_penalty, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_resume_weight_clip, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_resume_spectral_norm, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_run_folder_contents, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_batch_norm_warning, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_divergence_stops_the_run, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_cpu_and_pocl_agree, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_learns_8_gaussians_gradient_penalty, setup,
-                                        td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_learns_8_gaussians_spectral_norm, setup,
-                                        td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_learns_8_gaussians_weight_clip, setup,
-                                        td_fixture_teardown),
+int main(int argc, char **argv) {
+#define CASE(name) cmocka_unit_test_setup_teardown(name, setup, td_fixture_teardown)
+    /* configuration and what a run refuses: seconds */
+    const struct CMUnitTest unit[] = {
+        CASE(test_config_errors_through_the_library),
+        CASE(test_override_errors),
+        CASE(test_config_errors_through_the_program),
+        CASE(test_plugin_with_another_abi),
+        CASE(test_batch_norm_warning),
+        CASE(test_run_folder_is_owned),
+        CASE(test_default_folders_are_never_shared),
+        CASE(test_data_smaller_than_a_batch),
+        CASE(test_divergence_without_a_checkpoint),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* runs that train: minutes */
+    const struct CMUnitTest e2e[] = {
+        CASE(test_resume_gradient_penalty),
+        CASE(test_resume_weight_clip),
+        CASE(test_resume_spectral_norm),
+        CASE(test_run_folder_contents),
+        CASE(test_divergence_stops_the_run),
+        CASE(test_cpu_and_pocl_agree),
+        CASE(test_learns_8_gaussians_gradient_penalty),
+        CASE(test_learns_8_gaussians_spectral_norm),
+        CASE(test_learns_8_gaussians_weight_clip),
+    };
+#undef CASE
+    const wg_test_tier tiers[] = {WG_TEST_TIER(unit, unit), WG_TEST_TIER(e2e, e2e)};
+    return wg_test_run_tiers(argc, argv, "experiment", tiers, sizeof tiers / sizeof *tiers, NULL,
+                             NULL);
 }

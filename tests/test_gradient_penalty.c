@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "numcheck.h"
+#include "tiers.h"
 
 #define N 3
 #define N_WEIGHTS 8
@@ -186,8 +187,7 @@ static void test_penalty_f64_pocl(void **state) {
     if (status == WG_OK) status = nc_try_plan(session, 1, &gp.penalty, &probe);
     if (status == WG_OK) status = nc_try_run(probe);
     if (status == WG_ERR_UNSUPPORTED) {
-        printf("skipped: pocl does not run f64 graphs: %s\n", wg_last_error());
-        skip();
+        wg_test_skip("pocl does not run f64 graphs: %s", wg_last_error());
     }
     nc_check(status, "f64 on pocl");
     write_data(session, &gp, &data);
@@ -237,5 +237,6 @@ int main(void) {
         cmocka_unit_test_teardown(test_penalty_f32_cpu, nc_teardown),
         cmocka_unit_test_teardown(test_penalty_f32_pocl, nc_teardown),
     };
-    return cmocka_run_group_tests_name("gradient_penalty", tests, NULL, nc_group_teardown);
+    return wg_test_run_group("gradient_penalty", tests, sizeof tests / sizeof *tests, NULL,
+                             nc_group_teardown);
 }

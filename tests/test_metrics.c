@@ -537,6 +537,16 @@ static void test_sym_eigen(void **state) {
     }
     if (worst_res > 1e-12 * n || worst_orth > 1e-13 * n)
         fail_msg("eigen: residual %.3g, orthogonality error %.3g", worst_res, worst_orth);
+    /* eigenvalues alone: the same values, summing to the trace */
+    double *alone = nc_buf(n), trace = 0, sum = 0;
+    memcpy(work, a, sizeof(double) * n * n);
+    CHECK(met_sym_eigen(work, n, alone, NULL));
+    for (int k = 0; k < n; k++) {
+        trace += a[k * n + k];
+        sum += alone[k];
+        expect_rel("eigenvalue without vectors", alone[k], vals[k], 1e-12, 1e-12);
+    }
+    expect_rel("sum of eigenvalues", sum, trace, 1e-12, 1e-12 * n);
 }
 
 /* x = mean + z A (A dim x dim), rows of z standard normal. */

@@ -16,6 +16,7 @@
 #include "wgan/philox.h"
 #include "backend.h"
 #include "devices/opencl/opencl_cache.h"
+#include "tiers.h"
 
 static wg_device *device; /* shared by every test */
 static wg_status open_status;
@@ -190,8 +191,7 @@ static wg_dtype dtype_of(void **state) {
 /* Skips without OpenCL, and f64 tests on devices without double precision. */
 static void require(wg_dtype dtype) {
     if (open_status == WG_ERR_UNSUPPORTED) {
-        print_message("no OpenCL device: %s\n", open_error);
-        skip();
+        wg_test_skip("no OpenCL device: %s", open_error);
     }
     if (!device) fail_msg("opening opencl failed: %s", open_error);
     if (dtype == WG_F64) {
@@ -205,8 +205,7 @@ static void require(wg_dtype dtype) {
         free(r);
         h_free(&h);
         if (st == WG_ERR_UNSUPPORTED) {
-            print_message("no double precision on this device: %s\n", wg_last_error());
-            skip();
+            wg_test_skip("no double precision on this device: %s", wg_last_error());
         }
         assert_int_equal(st, WG_OK);
     }
@@ -947,5 +946,6 @@ int main(void) {
         cmocka_unit_test(test_program_cache),
         cmocka_unit_test(test_build_failure_has_log),
     };
-    return cmocka_run_group_tests(tests, open_device, close_device);
+    return wg_test_run_group("opencl_backend", tests, sizeof tests / sizeof *tests, open_device,
+                             close_device);
 }

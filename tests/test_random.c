@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "numcheck.h"
+#include "tiers.h"
 #include "wgan/philox.h"
 
 #define SAMPLES 100000
@@ -244,5 +245,6 @@ int main(void) {
         cmocka_unit_test_teardown(test_seed_stream_and_step, nc_teardown),
         cmocka_unit_test_teardown(test_devices_agree, nc_teardown),
     };
-    return cmocka_run_group_tests_name("random", tests, NULL, nc_group_teardown);
+    return wg_test_run_group("random", tests, sizeof tests / sizeof *tests, NULL,
+                             nc_group_teardown);
 }

@@ -19,6 +19,7 @@
 #include "report/report.h"
 #include "sweep/sweep.h"
 #include "tmpdir.h"
+#include "tiers.h"
 
 typedef td_fixture fixture;
 
@@ -201,10 +202,11 @@ static void test_json_reading(void **state) {
     assert_int_equal(wg_json_parse("s.json", text, &j), WG_OK);
     const wg_json *b = wg_json_path(j, "a.b");
     assert_non_null(b);
-    assert_int_equal(b->type, WG_JSON_ARRAY);
-    assert_int_equal(b->n, 3);
-    assert_true(wg_json_number(b->items[1]) == 25);
-    assert_true(wg_json_number(b->items[2]) == -0.5);
+    assert_int_equal(wg_json_length(b), 3);
+    assert_true(wg_json_number(wg_json_item(b, 1)) == 25);
+    assert_true(wg_json_number(wg_json_item(b, 2)) == -0.5);
+    assert_null(wg_json_item(b, 3));
+    assert_int_equal(wg_json_length(wg_json_member(j, "a")), -1);
     assert_string_equal(wg_json_string(wg_json_path(j, "a.c")), "caf\xc3\xa9 \xf0\x9f\x98\x80\n");
     assert_true(wg_json_number(wg_json_member(j, "t")) == 1);
     assert_true(isnan(wg_json_number(wg_json_member(j, "n"))));
@@ -215,15 +217,17 @@ static void test_json_reading(void **state) {
     assert_true(isnan(wg_json_find_number(j, "nowhere")));
     wg_json_free(j);
 
+    /* the position is the last character jansson read */
     static const struct {
         const char *text, *where;
     } bad[] = {{"{\"a\": 1,\n  \"b\" 2}", "s.json:2:7:"},
-               {"[1, 2", "s.json:1:6:"},
-               {"{\"a\": tru}", "s.json:1:7:"},
-               {"\"open", "s.json:1:6:"},
-               {"01", "s.json:1:2:"},
+               {"[1, 2", "s.json:1:5:"},
+               {"{\"a\": tru}", "s.json:1:9:"},
+               {"\"open", "s.json:1:5:"},
+               {"01", "s.json:1:1:"},
                {"{} x", "s.json:1:4:"},
-               {"\"\\x\"", "s.json:1:2:"}};
+               {"\"\\x\"", "s.json:1:3:"},
+               {"\"a\\u0000b\"", "s.json:1:10:"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(wg_json_parse("s.json", bad[i].text, &j), WG_ERR_INVALID);
         if (strncmp(wg_last_error(), bad[i].where, strlen(bad[i].where))) {
@@ -570,8 +574,7 @@ static bool plugins_built(void) {
 static void test_compare_end_to_end(void **state) {
     fixture *f = *state;
     if (!plugins_built()) {
-        print_message("plugins not built next to the test: skipped\n");
-        skip();
+        wg_test_skip("plugins not built next to the test");
     }
     char *exp = write_file(f->dir, "tiny.yaml", experiment_yaml);
     /* GP, clipping, and a run that diverges: an unconstrained critic under SGD with a
@@ -703,9 +706,7 @@ static void test_page_in_a_browser(void **state) {
     fixture *f = *state;
     char *chromium = find_chromium();
     if (!chromium) {
-        print_message("chromium not found (Debian package 'chromium'; or set WGAN_CHROMIUM): "
-                      "the browser test is skipped\n");
-        skip();
+        wg_test_skip("chromium not found (Debian package 'chromium'; or set WGAN_CHROMIUM)");
     }
     wg_run_info *runs = load_all(f->dir, page_runs, N_PAGE_RUNS);
     wg_buf html = {0};
@@ -748,19 +749,23 @@ static void test_page_in_a_browser(void **state) {
     free(chromium);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
+int main(int argc, char **argv) {
+#define CASE(name) cmocka_unit_test_setup_teardown(name, setup, td_fixture_teardown)
+    const struct CMUnitTest unit[] = {
         cmocka_unit_test(test_csv_reading),
         cmocka_unit_test(test_json_reading),
-        cmocka_unit_test_setup_teardown(test_run_folder, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_run_folder_with_missing_files, setup,
-                                        td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_html_page, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_compare_csv_round_trip, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_sweep_file, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_sweep_errors, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_compare_end_to_end, setup, td_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_page_in_a_browser, setup, td_fixture_teardown),
+        CASE(test_run_folder),
+        CASE(test_run_folder_with_missing_files),
+        CASE(test_html_page),
+        CASE(test_compare_csv_round_trip),
+        CASE(test_sweep_file),
+        CASE(test_sweep_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* a sweep that trains through the wgan program */
+    const struct CMUnitTest e2e[] = {CASE(test_compare_end_to_end)};
+    const struct CMUnitTest browser[] = {CASE(test_page_in_a_browser)};
+#undef CASE
+    const wg_test_tier tiers[] = {WG_TEST_TIER(unit, unit), WG_TEST_TIER(e2e, e2e),
+                                  WG_TEST_TIER(browser, browser)};
+    return wg_test_run_tiers(argc, argv, "report", tiers, sizeof tiers / sizeof *tiers, NULL, NULL);
 }

@@ -403,37 +403,33 @@ static int count_arg(const char *option, const char *text, int64_t low, int64_t 
     return 0;
 }
 
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"set", required_argument, NULL, 's'},
+    {"device", required_argument, NULL, 'd'},
+    {"steps", required_argument, NULL, 'n'},
+    {"warmup", required_argument, NULL, 'w'},
+    {"repeat", required_argument, NULL, 'r'},
+    {"profile", no_argument, NULL, 'p'},
+    {"json", no_argument, NULL, 'j'},
+    {0},
+};
+
 static int parse(int argc, char **argv, bench_options *o) {
     int64_t repeat = 3;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc, code = 0;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return -1;
-        } else if (!strcmp(a, "--set") && has_value) {
-            o->overrides[o->n_overrides++] = argv[++i];
-        } else if (!strncmp(a, "--set=", 6)) {
-            o->overrides[o->n_overrides++] = a + 6;
-        } else if (!strcmp(a, "--device") && has_value) {
-            o->device = argv[++i];
-        } else if (!strcmp(a, "--steps") && has_value) {
-            code = count_arg(a, argv[++i], 1, &o->steps);
-        } else if (!strcmp(a, "--warmup") && has_value) {
-            code = count_arg(a, argv[++i], 0, &o->warmup);
-        } else if (!strcmp(a, "--repeat") && has_value) {
-            code = count_arg(a, argv[++i], 1, &repeat);
-        } else if (!strcmp(a, "--profile")) {
-            o->profile = 1;
-        } else if (!strcmp(a, "--json")) {
-            o->json = 1;
-        } else if (!strcmp(a, "--set") || !strcmp(a, "--device") || !strcmp(a, "--steps") ||
-                   !strcmp(a, "--warmup") || !strcmp(a, "--repeat")) {
-            code = wg_cli_usage_error("bench", "option '%s' needs a value", a);
-        } else if (a[0] == '-' && a[1]) {
-            code = wg_cli_usage_error("bench", "unknown option '%s'", a);
-        } else {
-            o->experiments[o->n_experiments++] = a;
+    wg_cli_args args = {.argc = argc, .argv = argv, .options = long_options};
+    for (int c, code = 0; (c = wg_cli_next(&args)) != WG_CLI_DONE;) {
+        switch (c) {
+        case 'h': usage(stdout); return -1;
+        case 's': o->overrides[o->n_overrides++] = args.arg; break;
+        case 'd': o->device = args.arg; break;
+        case 'n': code = count_arg("--steps", args.arg, 1, &o->steps); break;
+        case 'w': code = count_arg("--warmup", args.arg, 0, &o->warmup); break;
+        case 'r': code = count_arg("--repeat", args.arg, 1, &repeat); break;
+        case 'p': o->profile = 1; break;
+        case 'j': o->json = 1; break;
+        case WG_CLI_ARGUMENT: o->experiments[o->n_experiments++] = args.arg; break;
+        default: code = wg_cli_option_error("bench", c, args.arg);
         }
         if (code) return code;
     }

@@ -40,40 +40,54 @@ static long long count_of(const char *text) {
     return *text && !*end && v >= 0 ? v : -1;
 }
 
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"retrain", no_argument, NULL, 'r'},
+    {"out", required_argument, NULL, 'o'},
+    {"data", required_argument, NULL, 'd'},
+    {"device", required_argument, NULL, 'v'},
+    {"epochs", required_argument, NULL, 'e'},
+    {"train-images", required_argument, NULL, 'n'},
+    {"test-images", required_argument, NULL, 't'},
+    {"seed", required_argument, NULL, 's'},
+    {0},
+};
+
 int wg_cmd_classifier(int argc, char **argv) {
     wg_classifier_options o = wg_classifier_defaults();
     o.verbose = true;
     const char *device_spec = "cpu";
     bool retrain = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n = value ? count_of(value) : -1;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--retrain")) {
-            retrain = true;
-            continue;
-        } else if (!value) {
-            return wg_cli_usage_error("classifier", "option '%s' needs a value, or is unknown", a);
-        } else if (!strcmp(a, "--out")) {
-            o.path = value;
-        } else if (!strcmp(a, "--data")) {
-            o.data = value;
-        } else if (!strcmp(a, "--device")) {
-            device_spec = value;
-        } else if (!strcmp(a, "--epochs") && n >= 1 && n <= 1000) {
-            o.epochs = (int)n;
-        } else if (!strcmp(a, "--train-images") && n >= 0) {
-            o.train_images = n;
-        } else if (!strcmp(a, "--test-images") && n >= 0) {
-            o.test_images = n;
-        } else if (!strcmp(a, "--seed") && n >= 0) {
-            o.seed = (uint64_t)n;
-        } else {
-            return wg_cli_usage_error("classifier", "bad option or value near '%s'", a);
+    wg_cli_args args = {.argc = argc, .argv = argv, .options = long_options};
+    for (int c; (c = wg_cli_next(&args)) != WG_CLI_DONE;) {
+        long long n = args.arg ? count_of(args.arg) : -1;
+        bool ok = true;
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case 'r': retrain = true; break;
+        case 'o': o.path = args.arg; break;
+        case 'd': o.data = args.arg; break;
+        case 'v': device_spec = args.arg; break;
+        case 'e':
+            if ((ok = n >= 1 && n <= 1000)) o.epochs = (int)n;
+            break;
+        case 'n':
+            if ((ok = n >= 0)) o.train_images = n;
+            break;
+        case 't':
+            if ((ok = n >= 0)) o.test_images = n;
+            break;
+        case 's':
+            if ((ok = n >= 0)) o.seed = (uint64_t)n;
+            break;
+        case WG_CLI_NO_VALUE:
+            return wg_cli_usage_error("classifier", "option '%s' needs a value, or is unknown",
+                                      args.arg);
+        default: /* an unknown option, an argument */
+            return wg_cli_usage_error("classifier", "bad option or value near '%s'", args.arg);
         }
-        i++;
+        if (!ok)
+            return wg_cli_usage_error("classifier", "bad option or value near '%s'", args.option);
     }
     wg_device *device = NULL;
     wg_classifier *c = NULL;

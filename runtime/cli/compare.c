@@ -48,6 +48,18 @@ static char *command_line(int argc, char **argv) {
     return b.failed ? NULL : b.data;
 }
 
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"set", required_argument, NULL, 's'},
+    {"devices", required_argument, NULL, 'd'},
+    {"seeds", required_argument, NULL, 'e'},
+    {"only", required_argument, NULL, 'n'},
+    {"out", required_argument, NULL, 'o'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"progress", required_argument, NULL, 'p'},
+    {0},
+};
+
 int wg_cmd_compare(int argc, char **argv) {
     const char *sweep_path = NULL, *out_dir = NULL, *devices = NULL, *seeds = NULL;
     const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
@@ -59,43 +71,33 @@ int wg_cmd_compare(int argc, char **argv) {
         free(only);
         return 1;
     }
-    for (int i = 1; i < argc && !code; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    wg_cli_args args = {.argc = argc, .argv = argv, .options = long_options};
+    for (int c; !code && (c = wg_cli_next(&args)) != WG_CLI_DONE;) {
+        switch (c) {
+        case 'h':
             usage(stdout);
             free(overrides);
             free(only);
             return 0;
-        } else if (!strcmp(a, "--set") && has_value) {
-            overrides[n_overrides++] = argv[++i];
-        } else if (!strncmp(a, "--set=", 6)) {
-            overrides[n_overrides++] = a + 6;
-        } else if (!strcmp(a, "--devices") && has_value) {
-            devices = argv[++i];
-        } else if (!strcmp(a, "--seeds") && has_value) {
-            seeds = argv[++i];
-        } else if (!strcmp(a, "--only") && has_value) {
-            only[n_only++] = argv[++i];
-        } else if (!strcmp(a, "--out") && has_value) {
-            out_dir = argv[++i];
-        } else if (!strcmp(a, "--quiet")) {
-            options.quiet = true;
-        } else if (!strcmp(a, "--progress") && has_value) {
-            const char *mode = argv[++i];
-            if (!wg_cli_progress_mode(mode, &options.progress))
-                code = wg_cli_usage_error("compare",
-                                          "--progress takes bar, lines or quiet, not '%s'", mode);
-        } else if (!strcmp(a, "--set") || !strcmp(a, "--out") || !strcmp(a, "--progress") ||
-                   !strcmp(a, "--only") || !strcmp(a, "--devices") || !strcmp(a, "--seeds")) {
-            code = wg_cli_usage_error("compare", "option '%s' needs a value", a);
-        } else if (a[0] == '-' && a[1]) {
-            code = wg_cli_usage_error("compare", "unknown option '%s'", a);
-        } else if (!sweep_path) {
-            sweep_path = a;
-        } else {
-            code =
-                wg_cli_usage_error("compare", "one sweep file at a time ('%s' is one too many)", a);
+        case 's': overrides[n_overrides++] = args.arg; break;
+        case 'd': devices = args.arg; break;
+        case 'e': seeds = args.arg; break;
+        case 'n': only[n_only++] = args.arg; break;
+        case 'o': out_dir = args.arg; break;
+        case 'q': options.quiet = true; break;
+        case 'p':
+            if (!wg_cli_progress_mode(args.arg, &options.progress))
+                code = wg_cli_usage_error(
+                    "compare", "--progress takes bar, lines or quiet, not '%s'", args.arg);
+            break;
+        case WG_CLI_ARGUMENT:
+            if (!sweep_path)
+                sweep_path = args.arg;
+            else
+                code = wg_cli_usage_error(
+                    "compare", "one sweep file at a time ('%s' is one too many)", args.arg);
+            break;
+        default: code = wg_cli_option_error("compare", c, args.arg);
         }
     }
     if (!code && !sweep_path) {

@@ -37,37 +37,50 @@ static void usage(FILE *out) {
             (unsigned long long)d.seed, d.device);
 }
 
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"out", required_argument, NULL, 'o'},
+    {"device", required_argument, NULL, 'd'},
+    {"std", required_argument, NULL, 's'},
+    {"max-distance", required_argument, NULL, 'm'},
+    {"points", required_argument, NULL, 'p'},
+    {"steps", required_argument, NULL, 'n'},
+    {"seed", required_argument, NULL, 'r'},
+    {0},
+};
+
 int wg_cmd_jsw(int argc, char **argv) {
     wg_jsw_options o = wg_jsw_defaults();
     o.verbose = true;
     const char *out = DEFAULT_OUT;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
+    wg_cli_args args = {.argc = argc, .argv = argv, .options = long_options};
+    for (int c; (c = wg_cli_next(&args)) != WG_CLI_DONE;) {
+        char *end = NULL;
+        double x = args.arg ? strtod(args.arg, &end) : 0;
+        bool number = end && *args.arg && !*end, ok = true;
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case 'o': out = args.arg; break;
+        case 'd': o.device = args.arg; break;
+        case 's':
+            if ((ok = number && x > 0)) o.std = x;
+            break;
+        case 'm':
+            if ((ok = number && x > 0)) o.max_distance = x;
+            break;
+        case 'p':
+            if ((ok = number && x >= 2 && x <= 1000 && x == (int)x)) o.points = (int)x;
+            break;
+        case 'n':
+            if ((ok = number && x >= 1 && x <= 1e7 && x == (int)x)) o.steps = (int)x;
+            break;
+        case 'r':
+            if ((ok = number && x >= 0 && x == (double)(long long)x)) o.seed = (uint64_t)x;
+            break;
+        default: /* an unknown option, one without its value, an argument */
+            return wg_cli_usage_error("jsw", "bad option or value near '%s'", args.arg);
         }
-        if (i + 1 >= argc) return wg_cli_usage_error("jsw", "bad option or value near '%s'", a);
-        const char *value = argv[++i];
-        char *end;
-        double x = strtod(value, &end);
-        bool number = *value && !*end;
-        if (!strcmp(a, "--out"))
-            out = value;
-        else if (!strcmp(a, "--device"))
-            o.device = value;
-        else if (!strcmp(a, "--std") && number && x > 0)
-            o.std = x;
-        else if (!strcmp(a, "--max-distance") && number && x > 0)
-            o.max_distance = x;
-        else if (!strcmp(a, "--points") && number && x >= 2 && x <= 1000 && x == (int)x)
-            o.points = (int)x;
-        else if (!strcmp(a, "--steps") && number && x >= 1 && x <= 1e7 && x == (int)x)
-            o.steps = (int)x;
-        else if (!strcmp(a, "--seed") && number && x >= 0 && x == (double)(long long)x)
-            o.seed = (uint64_t)x;
-        else
-            return wg_cli_usage_error("jsw", "bad option or value near '%s'", a);
+        if (!ok) return wg_cli_usage_error("jsw", "bad option or value near '%s'", args.option);
     }
     wg_jsw_row *rows = calloc((size_t)o.points, sizeof *rows);
     if (!rows) return 1;

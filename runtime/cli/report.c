@@ -59,29 +59,34 @@ static wg_status add_runs(const char *dir, wg_run_info **runs, int *n) {
     return WG_OK;
 }
 
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"out", required_argument, NULL, 'o'},
+    {"title", required_argument, NULL, 't'},
+    {0},
+};
+
 int wg_cmd_report(int argc, char **argv) {
     const char *out = "report.html", *title = NULL;
     wg_run_info *runs = NULL;
     int n_runs = 0, n_dirs = 0, code = 0;
-    for (int i = 1; i < argc && !code; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    wg_cli_args args = {.argc = argc, .argv = argv, .options = long_options};
+    for (int c; !code && (c = wg_cli_next(&args)) != WG_CLI_DONE;) {
+        switch (c) {
+        case 'h':
             usage(stdout);
             code = -1;
-        } else if (!strcmp(a, "--out") && i + 1 < argc) {
-            out = argv[++i];
-        } else if (!strcmp(a, "--title") && i + 1 < argc) {
-            title = argv[++i];
-        } else if (!strcmp(a, "--out") || !strcmp(a, "--title")) {
-            code = wg_cli_usage_error("report", "option '%s' needs a value", a);
-        } else if (a[0] == '-' && a[1]) {
-            code = wg_cli_usage_error("report", "unknown option '%s'", a);
-        } else {
+            break;
+        case 'o': out = args.arg; break;
+        case 't': title = args.arg; break;
+        case WG_CLI_ARGUMENT:
             n_dirs++;
-            if (add_runs(a, &runs, &n_runs) != WG_OK) {
+            if (add_runs(args.arg, &runs, &n_runs) != WG_OK) {
                 fprintf(stderr, "wgan report: %s\n", wg_last_error());
                 code = 2;
             }
+            break;
+        default: code = wg_cli_option_error("report", c, args.arg);
         }
     }
     if (!code && !n_dirs) {

@@ -45,44 +45,47 @@ static int fail(wg_status status) {
     return status == WG_ERR_CONFIG ? 2 : 1;
 }
 
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"set", required_argument, NULL, 's'},
+    {"device", required_argument, NULL, 'd'},
+    {"out", required_argument, NULL, 'o'},
+    {"force", no_argument, NULL, 'f'},
+    {"resume", required_argument, NULL, 'r'},
+    {"progress", required_argument, NULL, 'p'},
+    {0},
+};
+
 int wg_cmd_run(int argc, char **argv) {
     wg_experiment_options options = {0};
     const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     if (!overrides) return 1;
     int code = 0;
-    for (int i = 1; i < argc && !code; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    wg_cli_args args = {.argc = argc, .argv = argv, .options = long_options};
+    for (int c; !code && (c = wg_cli_next(&args)) != WG_CLI_DONE;) {
+        switch (c) {
+        case 'h':
             usage(stdout);
             free(overrides);
             return 0;
-        } else if (!strcmp(a, "--set") && has_value) {
-            overrides[options.n_overrides++] = argv[++i];
-        } else if (!strncmp(a, "--set=", 6)) {
-            overrides[options.n_overrides++] = a + 6;
-        } else if (!strcmp(a, "--device") && has_value) {
-            options.device = argv[++i];
-        } else if (!strcmp(a, "--force")) {
-            options.force = true;
-        } else if (!strcmp(a, "--out") && has_value) {
-            options.out_dir = argv[++i];
-        } else if (!strcmp(a, "--resume") && has_value) {
-            options.resume_dir = argv[++i];
-        } else if (!strcmp(a, "--progress") && has_value) {
-            const char *mode = argv[++i];
-            if (!wg_cli_progress_mode(mode, &options.progress))
+        case 's': overrides[options.n_overrides++] = args.arg; break;
+        case 'd': options.device = args.arg; break;
+        case 'o': options.out_dir = args.arg; break;
+        case 'f': options.force = true; break;
+        case 'r': options.resume_dir = args.arg; break;
+        case 'p':
+            if (!wg_cli_progress_mode(args.arg, &options.progress))
                 code = wg_cli_usage_error("run", "--progress takes bar, lines or quiet, not '%s'",
-                                          mode);
-        } else if (!strcmp(a, "--set") || !strcmp(a, "--device") || !strcmp(a, "--out") ||
-                   !strcmp(a, "--resume") || !strcmp(a, "--progress")) {
-            code = wg_cli_usage_error("run", "option '%s' needs a value", a);
-        } else if (a[0] == '-' && a[1]) {
-            code = wg_cli_usage_error("run", "unknown option '%s'", a);
-        } else if (!options.config_path) {
-            options.config_path = a;
-        } else {
-            code = wg_cli_usage_error("run", "one experiment at a time ('%s' is one too many)", a);
+                                          args.arg);
+            break;
+        case WG_CLI_ARGUMENT:
+            if (!options.config_path)
+                options.config_path = args.arg;
+            else
+                code = wg_cli_usage_error("run", "one experiment at a time ('%s' is one too many)",
+                                          args.arg);
+            break;
+        default: code = wg_cli_option_error("run", c, args.arg);
         }
     }
     if (!code && !options.config_path && !options.resume_dir) {

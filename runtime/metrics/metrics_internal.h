@@ -30,9 +30,9 @@ uint64_t met_rng_next(uint64_t *state);
 uint64_t met_rng_below(uint64_t *state, uint64_t bound);
 
 /* Eigenvalues (ascending) and, when `vecs` is not NULL, eigenvectors of the symmetric
- * n x n row-major matrix a, by cyclic Jacobi rotations; a is destroyed. vecs[k * n ..]
- * is the eigenvector of vals[k] (eigenvectors are rows). WG_ERR_NUMERIC when the
- * rotations do not converge. */
+ * n x n row-major matrix a, by LAPACK (dsyevd); a is destroyed. vecs[k * n ..] is the
+ * eigenvector of vals[k] (eigenvectors are rows). WG_ERR_NUMERIC when LAPACK does not
+ * converge. */
 wg_status met_sym_eigen(double *a, int n, double *vals, double *vecs);
 
 #endif

@@ -43,28 +43,11 @@ void wg_buf_csv_field(wg_buf *buf, const char *text);
 
 /* ---- JSON ---- */
 
-typedef enum wg_json_type {
-    WG_JSON_NULL,
-    WG_JSON_BOOL,
-    WG_JSON_NUMBER,
-    WG_JSON_STRING,
-    WG_JSON_ARRAY,
-    WG_JSON_OBJECT,
-} wg_json_type;
+/* A JSON value (jansson's json_t); documents come from wg_json_parse. */
+typedef struct json_t wg_json;
 
-typedef struct wg_json wg_json;
-struct wg_json {
-    wg_json_type type;
-    bool boolean;
-    double number;
-    char *string; /* UTF-8, NUL-terminated */
-    int n;        /* items of an array, members of an object */
-    char **keys;  /* object member names, in document order */
-    wg_json **items;
-};
-
-/* Parses one JSON value (RFC 8259; nesting up to 64 levels). Errors are WG_ERR_INVALID
- * with `name:line:col: message`. */
+/* Parses one JSON value (RFC 8259, with jansson). Errors are WG_ERR_INVALID with
+ * `name:line:col: message`, the position being where jansson stopped reading. */
 wg_status wg_json_parse(const char *name, const char *text, wg_json **out);
 void wg_json_free(wg_json *value);
 /* Member `key` of an object, or NULL. */
@@ -81,6 +64,10 @@ double wg_json_find_number(const wg_json *root, const char *key);
 double wg_json_number(const wg_json *value);
 /* A string, or NULL. */
 const char *wg_json_string(const wg_json *value);
+/* The number of items of an array, or -1 for anything else or NULL. */
+int wg_json_length(const wg_json *value);
+/* Item i of an array, or NULL. */
+const wg_json *wg_json_item(const wg_json *array, int i);
 
 /* ---- a run folder ---- */
 

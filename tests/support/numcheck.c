@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "numcheck.h"
+#include "tiers.h"
 
 static uint64_t run_seed;
 
@@ -162,7 +163,7 @@ wg_device *nc_cpu(void) {
 
 wg_device *nc_pocl_or_skip(void) {
     wg_device *device = nc_device("pocl");
-    if (!device) skip(); /* nc_device said why, once */
+    if (!device) wg_test_skip("no PoCL device"); /* nc_device said why, once */
     return device;
 }
 
