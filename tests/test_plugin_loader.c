@@ -151,10 +151,17 @@ static void test_broken_fixtures(void **state) {
     wg_plugins *plugins = load_with_path(dir);
     char abi[128];
 
-    snprintf(abi, sizeof abi, "built for plugin ABI %d.0, this wgan speaks %d.%d",
+    snprintf(abi, sizeof abi,
+             "loss plugin 'abi_major2': built for plugin ABI %d.0, this wgan speaks %d.%d",
              WG_PLUGIN_ABI_MAJOR + 1, WG_PLUGIN_ABI_MAJOR, WG_PLUGIN_ABI_MINOR);
     expect_diagnostic(plugins, dir, "abi_major2.so", abi);
-    snprintf(abi, sizeof abi, "built for plugin ABI %d.%d, this wgan speaks %d.%d",
+    /* named whatever the file is called */
+    snprintf(abi, sizeof abi,
+             "loss plugin 'fancy_loss': built for plugin ABI %d.0, this wgan speaks %d.%d",
+             WG_PLUGIN_ABI_MAJOR + 1, WG_PLUGIN_ABI_MAJOR, WG_PLUGIN_ABI_MINOR);
+    expect_diagnostic(plugins, dir, "renamed_abi.so", abi);
+    snprintf(abi, sizeof abi,
+             "loss plugin 'abi_newer_minor': built for plugin ABI %d.%d, this wgan speaks %d.%d",
              WG_PLUGIN_ABI_MAJOR, WG_PLUGIN_ABI_MINOR + 1, WG_PLUGIN_ABI_MAJOR,
              WG_PLUGIN_ABI_MINOR);
     expect_diagnostic(plugins, dir, "abi_newer_minor.so", abi);

@@ -230,7 +230,12 @@ static bool validate(const wg_plugin_desc *raw, wg_plugin *out, char *why, size_
     }
     /* abi_major, abi_minor and struct_size lead every version of the descriptor */
     if (raw->abi_major != WG_PLUGIN_ABI_MAJOR || raw->abi_minor > WG_PLUGIN_ABI_MINOR) {
-        snprintf(why, why_size, "built for plugin ABI %u.%u, this wgan speaks %d.%d",
+        /* the kind and name where ABI 1 has them, when they read as such, so that the
+         * plugin is named whatever its file is called */
+        char who[WG_PLUGIN_MAX_NAME + 32] = "";
+        if (in_object(raw, MIN_DESC_SIZE) && kind_lookup(raw->kind) && valid_name(raw->name))
+            snprintf(who, sizeof who, "%s plugin '%s': ", kind_lookup(raw->kind)->name, raw->name);
+        snprintf(why, why_size, "%sbuilt for plugin ABI %u.%u, this wgan speaks %d.%d", who,
                  (unsigned)raw->abi_major, (unsigned)raw->abi_minor, WG_PLUGIN_ABI_MAJOR,
                  WG_PLUGIN_ABI_MINOR);
         return false;
@@ -393,8 +398,8 @@ static void accept(wg_plugins *p, wg_plugin *plugin) {
         wg_plugin *builtin = earlier->builtin ? earlier : plugin;
         bool allowed = override_allowed(plugin->kind, plugin->name);
         if (allowed)
-            diagnose(p, "%s: %s plugin '%s' is shadowed by %s", builtin->path, kind,
-                     plugin->name, user->path);
+            diagnose(p, "%s: %s plugin '%s' is shadowed by %s", builtin->path, kind, plugin->name,
+                     user->path);
         else
             diagnose(p,
                      "%s: %s plugin '%s' has the name of a built-in one (%s) and is not used; "

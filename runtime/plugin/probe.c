@@ -72,6 +72,13 @@ wg_status wg_probe_run(const char *path, void (*inspect)(const char *path, int f
     if (pid == 0) {
         close(fds[0]);
         setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0}); /* a crash here is expected */
+        /* the caller's handlers (a test framework's, a run's stop request) must not
+         * catch what the plugin does in the child */
+        const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGINT, SIGTERM};
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) signal(fatal[i], SIG_DFL);
         inspect(path, fds[1]);
         _exit(0);
     }

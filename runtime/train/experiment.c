@@ -172,8 +172,7 @@ static void from_record(wg_experiment *e, const char *section, wg_plugin_kind ki
         return;
     }
     if (wg_plugins_resolve_file(e->plugins, kind, name, path, &out->plugin) != WG_OK)
-        plugin_note(e, "%s plugin '%s': %s; using the plugin path", section, name,
-                    wg_last_error());
+        plugin_note(e, "%s plugin '%s': %s; using the plugin path", section, name, wg_last_error());
 }
 
 static wg_status find_plugin(wg_experiment *e, const char *section, wg_plugin_kind kind,
@@ -194,8 +193,8 @@ static wg_status find_plugin(wg_experiment *e, const char *section, wg_plugin_ki
         return wg_cfg_error(wg_cfg_get(out->section, "plugin"), "%s", message);
     }
     if (wg_plugin_file_sha256(out->plugin->path, out->sha256) != WG_OK)
-        return wg_cfg_error(wg_cfg_get(out->section, "plugin"), "%s plugin '%s': %s", section,
-                            name, wg_last_error());
+        return wg_cfg_error(wg_cfg_get(out->section, "plugin"), "%s plugin '%s': %s", section, name,
+                            wg_last_error());
     if (was[0] && strcmp(was, out->sha256))
         plugin_note(e,
                     "%s plugin '%s': %s has changed since the run folder recorded it (SHA-256 "

@@ -25,6 +25,20 @@ wg_status exp_blame(wg_experiment *e, exp_plugin *p, const char *hook, wg_status
                    p->plugin->path, hook, message);
 }
 
+wg_status exp_check_batch(wg_experiment *e, wg_build *b, wg_node x) {
+    wg_shape have = {0};
+    if (x != WG_NONE) {
+        have = wg_node_shape(b->graph, x);
+        wg_shape want = exp_batch_shape(e, have.ndim ? have.dim[0] : 0);
+        if (have.ndim && wg_shape_equal(&have, &want)) return WG_OK;
+    }
+    char a[64], w[64];
+    wg_status s = wg_fail(WG_ERR_SHAPE, "the critic was applied to %s, not a batch of samples %s",
+                          x == WG_NONE ? "no node" : wg_shape_str(&have, a, sizeof a),
+                          wg_shape_str(&e->sample_shape, w, sizeof w));
+    return e->lipschitz.plugin ? exp_blame(e, &e->lipschitz, "penalty", s) : s;
+}
+
 /* A metric the plugin added that takes a built-in column's name; allowed only when it
  * is the very value that column logs (gradient_penalty reports its "penalty"). */
 static const char *taken_metric(const wg_experiment *e, const wg_build *b, wg_node output,

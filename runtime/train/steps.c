@@ -74,20 +74,6 @@ wg_status exp_traced(wg_build *b, wg_status s, const char *what) {
     return wg_fail(s, "building the %s: %s", what, message);
 }
 
-wg_status exp_check_batch(wg_experiment *e, wg_build *b, wg_node x) {
-    wg_shape have = {0};
-    if (x != WG_NONE) {
-        have = wg_node_shape(b->graph, x);
-        wg_shape want = exp_batch_shape(e, have.ndim ? have.dim[0] : 0);
-        if (have.ndim && wg_shape_equal(&have, &want)) return WG_OK;
-    }
-    char a[64], w[64];
-    wg_status s = wg_fail(WG_ERR_SHAPE, "the critic was applied to %s, not a batch of samples %s",
-                          x == WG_NONE ? "no node" : wg_shape_str(&have, a, sizeof a),
-                          wg_shape_str(&e->sample_shape, w, sizeof w));
-    return e->lipschitz.plugin ? exp_blame(e, &e->lipschitz, "penalty", s) : s;
-}
-
 wg_shape exp_batch_shape(const wg_experiment *e, int64_t n) {
     wg_shape s = {e->sample_shape.ndim + 1, {n}};
     for (int k = 0; k < e->sample_shape.ndim; k++) s.dim[k + 1] = e->sample_shape.dim[k];
@@ -198,18 +184,16 @@ static wg_status build_critic_step(wg_experiment *e, targets *t) {
     wg_status s = exp_apply_generator(e, &b, z, &fake);
     if (s == WG_OK) s = exp_apply_critic(e, &b, e->real, &s_real);
     if (s == WG_OK) s = exp_apply_critic(e, &b, fake, &s_fake);
-    if (s == WG_OK)
-        s = exp_hook_output(
-            e, &b, &e->loss, "critic_loss",
-            e->loss.plugin->vt.loss.critic_loss(e->loss.state, &b, s_real, s_fake, &loss), loss,
-            fixed_names[COL_CRITIC_LOSS]);
+    if (s == WG_OK) {
+        s = e->loss.plugin->vt.loss.critic_loss(e->loss.state, &b, s_real, s_fake, &loss);
+        s = exp_hook_output(e, &b, &e->loss, "critic_loss", s, loss, fixed_names[COL_CRITIC_LOSS]);
+    }
     const wg_lipschitz_vtable *lip = b.lipschitz;
     if (s == WG_OK && lip && lip->penalty) {
         wg_critic_fn fn = {exp_apply_critic, e};
         wg_build_set_network(&b, "critic");
-        s = exp_hook_output(e, &b, &e->lipschitz, "penalty",
-                            lip->penalty(e->lipschitz.state, &b, &fn, e->real, fake, &penalty),
-                            penalty, fixed_names[COL_PENALTY]);
+        s = lip->penalty(e->lipschitz.state, &b, &fn, e->real, fake, &penalty);
+        s = exp_hook_output(e, &b, &e->lipschitz, "penalty", s, penalty, fixed_names[COL_PENALTY]);
     }
     s = exp_traced(&b, s, "critic step");
     wg_node total = penalty == WG_NONE ? loss : wg_add(g, loss, penalty);
@@ -236,10 +220,10 @@ static wg_status build_generator_step(wg_experiment *e, targets *t) {
     wg_node fake = WG_NONE, score = WG_NONE, loss = WG_NONE;
     wg_status s = exp_apply_generator(e, &b, z, &fake);
     if (s == WG_OK) s = exp_apply_critic(e, &b, fake, &score);
-    if (s == WG_OK)
-        s = exp_hook_output(e, &b, &e->loss, "generator_loss",
-                            e->loss.plugin->vt.loss.generator_loss(e->loss.state, &b, score, &loss),
-                            loss, fixed_names[COL_GEN_LOSS]);
+    if (s == WG_OK) {
+        s = e->loss.plugin->vt.loss.generator_loss(e->loss.state, &b, score, &loss);
+        s = exp_hook_output(e, &b, &e->loss, "generator_loss", s, loss, fixed_names[COL_GEN_LOSS]);
+    }
     s = exp_traced(&b, s, "generator step");
     if (s == WG_OK) s = exp_traced(&b, optimize(e, "generator", 1, loss), "generator step");
     if (s == WG_OK) {

@@ -60,8 +60,8 @@ struct wg_experiment {
     wg_data_layout layout;
     int64_t sample_numel, noise_dim;
     bool batch_norm_warning;
-    exp_plugin *blamed;   /* the plugin a tracing failure was blamed on (plugin_calls.c) */
-    wg_buf plugin_notes;  /* warnings about the plugin files, logged in the run folder */
+    exp_plugin *blamed;  /* the plugin a tracing failure was blamed on (plugin_calls.c) */
+    wg_buf plugin_notes; /* warnings about the plugin files, logged in the run folder */
 
     /* ---- run folder ---- */
     char dir[4096];
@@ -119,8 +119,6 @@ enum {
 wg_status exp_trace(wg_experiment *e);
 wg_status exp_build(wg_experiment *e);
 void exp_targets_free(wg_experiment *e);
-/* WG_OK when `x` is a batch of samples; else a shape error blamed on the penalty. */
-wg_status exp_check_batch(wg_experiment *e, wg_build *b, wg_node x);
 
 /* plugin_calls.c: a hook's status `s` checked (the build, the graph, the metrics it
  * added; with `column`, `output` must be one element, the value of that column) and,
@@ -129,6 +127,9 @@ wg_status exp_hook_done(wg_experiment *e, wg_build *b, exp_plugin *p, const char
                         wg_status s);
 wg_status exp_hook_output(wg_experiment *e, wg_build *b, exp_plugin *p, const char *hook,
                           wg_status s, wg_node output, const char *column);
+/* WG_OK when `x` is a batch of samples; else a shape error blamed on the penalty (only
+ * a penalty hands the critic batches of its own making). */
+wg_status exp_check_batch(wg_experiment *e, wg_build *b, wg_node x);
 /* Blames a failure on `p` unless an inner hook was blamed already. */
 wg_status exp_blame(wg_experiment *e, exp_plugin *p, const char *hook, wg_status s);
 /* exp_trace, with a failure blamed on a plugin made a configuration error at the
