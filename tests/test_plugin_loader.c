@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "plugin/loader.h"
@@ -331,6 +332,93 @@ static void test_path_order_and_shadowing(void **state) {
     temp_dir_remove(&b);
 }
 
+/* Pointers that lead nowhere are refused, each with its reason, without being followed
+ * (the whole scan runs each file in a child first; here the file is loaded in this
+ * process by name through a link). */
+static void test_bad_pointers(void **state) {
+    (void)state;
+    const char *dir = fixture_dir();
+    wg_plugins *plugins = load_with_path(dir);
+    expect_diagnostic(plugins, dir, "bad_pointers.so",
+                      "loss plugin 'bad_vtable': vtable pointer 0x1000 is not a vtable in the "
+                      "library");
+    expect_diagnostic(plugins, dir, "bad_pointers.so",
+                      "loss plugin name is not a string of 1 to 63 letters, digits, '_', '-' or "
+                      "'.' in the library");
+    expect_diagnostic(plugins, dir, "bad_pointers.so",
+                      "loss plugin 'bad_summary': summary is not a string in the library");
+    char why[256];
+    snprintf(why, sizeof why,
+             "loss plugin 'bad_function': function pointer 0x30 at vtable offset %zu is not in a "
+             "loaded library",
+             offsetof(wg_loss_vtable, critic_loss));
+    expect_diagnostic(plugins, dir, "bad_pointers.so", why);
+    expect_diagnostic(plugins, dir, "bad_pointers.so",
+                      "descriptor pointer 0x40 is not in the library");
+    wg_plugins_free(plugins);
+
+    temp_dir t;
+    temp_dir_make(&t);
+    char so[512];
+    snprintf(so, sizeof so, "%s/bad_pointers.so", dir);
+    temp_dir_link(&t, so, "wgan_loss_bad_function.so");
+    const char *dirs[] = {t.path};
+    assert_int_equal(wg_plugins_open_dirs(1, dirs, &plugins), WG_OK);
+    const wg_plugin *p = (const wg_plugin *)1;
+    assert_int_equal(wg_plugins_resolve(plugins, WG_PLUGIN_LOSS, "bad_function", &p),
+                     WG_ERR_CONFIG);
+    assert_null(p);
+    assert_non_null(strstr(wg_last_error(), "function pointer 0x30"));
+    wg_plugins_free(plugins);
+    temp_dir_remove(&t);
+}
+
+/* A registry opened for a run loads the file its name indexes and nothing else, and
+ * warns about a folder that others can write. */
+static void test_resolve_loads_only_what_is_named(void **state) {
+    (void)state;
+    char hostile[512];
+    snprintf(hostile, sizeof hostile, "%s/hostile", fixture_dir());
+    setenv(WG_PLUGIN_PATH_ENV, hostile, 1);
+    wg_plugins *plugins = NULL;
+    assert_int_equal(wg_plugins_open(&plugins), WG_OK);
+    assert_int_equal(wg_plugins_count(plugins), 0);
+    const wg_plugin *p;
+    assert_int_equal(wg_plugins_resolve(plugins, WG_PLUGIN_LOSS, "hinge", &p), WG_OK);
+    assert_true(p->builtin);
+    assert_true(ends_with(p->path, "/wgan_loss_hinge.so"));
+    /* a name declared by a file with several: found through its link */
+    assert_int_equal(wg_plugins_resolve(plugins, WG_PLUGIN_DATA, "swissroll", &p), WG_OK);
+    assert_true(ends_with(p->path, "/wgan_data_swissroll.so"));
+    /* the toy file's other descriptors came with it; the hostile files were not touched */
+    assert_int_equal(wg_plugins_diagnostic_count(plugins), 0);
+    for (int i = 0; i < wg_plugins_count(plugins); i++) {
+        const wg_plugin *q = wg_plugins_at(plugins, i);
+        assert_true(!strcmp(q->name, "hinge") || q->kind == WG_PLUGIN_DATA);
+    }
+    wg_plugins_free(plugins);
+    unsetenv(WG_PLUGIN_PATH_ENV);
+
+    temp_dir t;
+    temp_dir_make(&t);
+    char so[512];
+    snprintf(so, sizeof so, "%s/wgan_loss_plain.so", fixture_dir());
+    temp_dir_link(&t, so, "wgan_loss_plain.so");
+    assert_int_equal(chmod(t.path, 0777), 0);
+    const char *dirs[] = {t.path};
+    assert_int_equal(wg_plugins_open_dirs(1, dirs, &plugins), WG_OK);
+    assert_int_equal(wg_plugins_resolve(plugins, WG_PLUGIN_LOSS, "plain", &p), WG_OK);
+    assert_int_equal(wg_plugins_warning_count(plugins), 1);
+    char warning[1024];
+    snprintf(warning, sizeof warning,
+             "plugin folder %s is writable by everyone: whoever can write it can run code in "
+             "wgan",
+             t.path);
+    assert_string_equal(wg_plugins_warning(plugins, 0), warning);
+    wg_plugins_free(plugins);
+    temp_dir_remove(&t);
+}
+
 static void test_kind_names(void **state) {
     (void)state;
     const wg_plugin_kind all[] = {WG_PLUGIN_LIPSCHITZ, WG_PLUGIN_LOSS, WG_PLUGIN_ARCH,
@@ -349,9 +437,13 @@ static void test_kind_names(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_builtins),        cmocka_unit_test(test_unknown_name_lists_known),
-        cmocka_unit_test(test_broken_fixtures), cmocka_unit_test(test_path_order_and_shadowing),
+        cmocka_unit_test(test_builtins),
+        cmocka_unit_test(test_unknown_name_lists_known),
+        cmocka_unit_test(test_broken_fixtures),
+        cmocka_unit_test(test_path_order_and_shadowing),
         cmocka_unit_test(test_kind_names),
+        cmocka_unit_test(test_bad_pointers),
+        cmocka_unit_test(test_resolve_loads_only_what_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
