@@ -200,20 +200,26 @@ static bool in_object(const void *p, size_t size) {
 #define MAX_STRUCT_SIZE 4096
 #define MAX_SUMMARY 512
 
-/* A name usable as a YAML value and in a file name: letters, digits, '_', '-', '.'. */
-static bool valid_name(const char *name) {
-    size_t n = 0;
-    for (; n < WG_PLUGIN_MAX_NAME && in_object(name + n, 1) && name[n]; n++)
-        if (!isalnum((unsigned char)name[n]) && !strchr("_-.", name[n])) return false;
-    return n > 0 && n < WG_PLUGIN_MAX_NAME && in_object(name + n, 1) && !name[n];
-}
-
-static bool valid_summary(const char *summary) {
-    for (size_t n = 0; n < MAX_SUMMARY; n++) {
-        if (!in_object(summary + n, 1)) return false;
-        if (!summary[n]) return true;
+/* A NUL within the first `max` bytes, every one of them in a loaded object. */
+static bool mapped_string(const char *s, size_t max) {
+    for (size_t n = 0; n < max; n++) {
+        if (!in_object(s + n, 1)) return false;
+        if (!s[n]) return true;
     }
     return false;
+}
+
+/* A name usable as a YAML value and in a file name: 1 to 63 letters, digits, '_', '-'
+ * or '.', not starting with '.'. */
+static bool usable_name(const char *name) {
+    if (!name || !*name || strlen(name) >= WG_PLUGIN_MAX_NAME) return false;
+    for (const char *c = name; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("_-.", *c)) return false;
+    return name[0] != '.';
+}
+
+static bool valid_name(const char *name) {
+    return mapped_string(name, WG_PLUGIN_MAX_NAME) && usable_name(name);
 }
 
 /* Checks one descriptor; on success fills *out (path not set). On failure returns
@@ -272,7 +278,7 @@ static bool validate(const wg_plugin_desc *raw, wg_plugin *out, char *why, size_
                  k->name, WG_PLUGIN_MAX_NAME - 1);
         return false;
     }
-    if (desc.summary && !valid_summary(desc.summary)) {
+    if (desc.summary && !mapped_string(desc.summary, MAX_SUMMARY)) {
         snprintf(why, why_size, "%s plugin '%s': summary is not a string in the library", k->name,
                  desc.name);
         return false;
@@ -917,13 +923,6 @@ static wg_status unknown(const wg_plugins *p, wg_plugin_kind kind, const char *n
                 used += snprintf(message + used, sizeof message - (size_t)used, "%s%s",
                                  listed++ ? "; " : "; files turned down: ", p->diagnostics[i]);
     return wg_fail(WG_ERR_CONFIG, "%s", message);
-}
-
-static bool usable_name(const char *name) {
-    if (!name || !*name || strlen(name) >= WG_PLUGIN_MAX_NAME) return false;
-    for (const char *c = name; *c; c++)
-        if (!isalnum((unsigned char)*c) && !strchr("_-.", *c)) return false;
-    return name[0] != '.';
 }
 
 wg_status wg_plugins_resolve(wg_plugins *p, wg_plugin_kind kind, const char *name,
