@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "train/experiment.h"
 #include "io/fileio.h"
 #include "io/safetensors.h"
+#include "program.h"
 #include "tmpdir.h"
 #include "wgan/device.h"
 #include "tiers.h"
@@ -112,18 +112,6 @@ static void run_ok(const run_spec *r) {
 
 /* ---- configuration errors ---- */
 
-/* The message must start with "<path>:<line>:<col>: ". */
-static void expect_position(const char *message, const char *path, int line) {
-    size_t n = strlen(path);
-    if (strncmp(message, path, n) != 0 || message[n] != ':')
-        fail_msg("'%s' does not start with '%s:'", message, path);
-    char *end;
-    long got_line = strtol(message + n + 1, &end, 10);
-    long col = *end == ':' ? strtol(end + 1, &end, 10) : 0;
-    if (got_line != line || col < 1 || strncmp(end, ": ", 2) != 0)
-        fail_msg("'%s' is not at line %d with a column", message, line);
-}
-
 typedef struct config_case {
     int line;                /* of base_yaml to replace */
     const char *replacement; /* "%s" stands for the fixture folder */
@@ -161,9 +149,9 @@ static char *case_text(const fixture *f, const config_case *c) {
 static void check_message(const char *message, const char *path, const config_case *c) {
     /* a plugin reports a missing file at the data section or at its key: any line */
     if (c->error_line > 0)
-        expect_position(message, path, c->error_line);
+        tp_expect_position(message, path, c->error_line);
     else
-        expect_position(message, path, atoi(message + strlen(path) + 1));
+        tp_expect_position(message, path, atoi(message + strlen(path) + 1));
     for (int k = 0; k < 3 && c->mentions[k]; k++)
         if (!strstr(message, c->mentions[k]))
             fail_msg("'%s' does not mention '%s'", message, c->mentions[k]);
@@ -221,30 +209,16 @@ static void test_plugin_with_another_abi(void **state) {
     wg_status s = run(&(run_spec){.config = path}, NULL);
     unsetenv("WGAN_PLUGIN_PATH");
     assert_int_equal(s, WG_ERR_CONFIG);
-    expect_position(wg_last_error(), path, 10);
+    tp_expect_position(wg_last_error(), path, 10);
     assert_non_null(strstr(wg_last_error(), "abi_major2.so"));
     assert_non_null(strstr(wg_last_error(), "ABI"));
     free(path);
     free(text);
 }
 
-/* The wgan program next to this test program, or NULL. */
-static char *wgan_program(void) {
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return NULL;
-    self[n] = 0;
-    char *program = td_join(dirname(self), "wgan");
-    if (access(program, X_OK) != 0) {
-        free(program);
-        return NULL;
-    }
-    return program;
-}
-
 static void test_config_errors_through_the_program(void **state) {
     fixture *f = *state;
-    char *program = wgan_program();
+    char *program = tp_wgan_program();
     if (!program) {
         wg_test_skip("wgan program not found next to the test");
     }

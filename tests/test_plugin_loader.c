@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "plugin/loader.h"
@@ -157,10 +158,17 @@ static void test_broken_fixtures(void **state) {
     wg_plugins *plugins = load_with_path(dir);
     char abi[128];
 
-    snprintf(abi, sizeof abi, "built for plugin ABI %d.0, this wgan speaks %d.%d",
+    snprintf(abi, sizeof abi,
+             "loss plugin 'abi_major2': built for plugin ABI %d.0, this wgan speaks %d.%d",
              WG_PLUGIN_ABI_MAJOR + 1, WG_PLUGIN_ABI_MAJOR, WG_PLUGIN_ABI_MINOR);
     expect_diagnostic(plugins, dir, "abi_major2.so", abi);
-    snprintf(abi, sizeof abi, "built for plugin ABI %d.%d, this wgan speaks %d.%d",
+    /* named whatever the file is called */
+    snprintf(abi, sizeof abi,
+             "loss plugin 'fancy_loss': built for plugin ABI %d.0, this wgan speaks %d.%d",
+             WG_PLUGIN_ABI_MAJOR + 1, WG_PLUGIN_ABI_MAJOR, WG_PLUGIN_ABI_MINOR);
+    expect_diagnostic(plugins, dir, "renamed_abi.so", abi);
+    snprintf(abi, sizeof abi,
+             "loss plugin 'abi_newer_minor': built for plugin ABI %d.%d, this wgan speaks %d.%d",
              WG_PLUGIN_ABI_MAJOR, WG_PLUGIN_ABI_MINOR + 1, WG_PLUGIN_ABI_MAJOR,
              WG_PLUGIN_ABI_MINOR);
     expect_diagnostic(plugins, dir, "abi_newer_minor.so", abi);
@@ -209,9 +217,26 @@ static void test_broken_fixtures(void **state) {
     assert_null(p->vt.lipschitz.penalty);
     assert_null(p->vt.lipschitz.project);
 
-    /* the fixture folder comes first: its weight_clip shadows the built-in one */
+    /* the fixture folder comes first, but its weight_clip has a built-in one's name: the
+     * built-in one is kept and the clash reported, naming the way to override */
+    p = expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "weight_clip");
+    assert_true(p->builtin);
+    assert_true(ends_with(p->path, "/wgan_lipschitz_weight_clip.so"));
+    char clash[1024];
+    snprintf(clash, sizeof clash,
+             "lipschitz plugin 'weight_clip' has the name of a built-in one (%s) and is not "
+             "used; set WGAN_PLUGIN_OVERRIDE=weight_clip to use it instead",
+             p->path);
+    expect_diagnostic(plugins, dir, "twin_a.so", clash);
+    wg_plugins_free(plugins);
+
+    /* asked for, the fixture's weight_clip shadows the built-in one */
+    setenv(WG_PLUGIN_OVERRIDE_ENV, "lipschitz.weight_clip", 1);
+    plugins = load_with_path(dir);
+    unsetenv(WG_PLUGIN_OVERRIDE_ENV);
     p = expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "weight_clip");
     assert_string_equal(p->summary, "stand-in");
+    assert_false(p->builtin);
     bool reported = false;
     for (int i = 0; i < wg_plugins_diagnostic_count(plugins); i++) {
         const char *d = wg_plugins_diagnostic(plugins, i);
@@ -279,9 +304,9 @@ static void test_path_order_and_shadowing(void **state) {
     assert_string_equal(expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "twin")->summary, "b");
     snprintf(reason, sizeof reason, "lipschitz plugin 'twin' is shadowed by %s/twin.so", b.path);
     expect_diagnostic(plugins, a.path, "again.so", reason);
+    /* twin_a.so's weight_clip has a built-in one's name: the built-in one stays */
     const wg_plugin *clip = expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "weight_clip");
-    snprintf(reason, sizeof reason, "%s/again.so", a.path);
-    assert_string_equal(clip->path, reason);
+    assert_true(clip->builtin);
     bool dlopen_reported = false;
     snprintf(reason, sizeof reason, "%s/text.so: dlopen: ", b.path);
     for (int i = 0; i < wg_plugins_diagnostic_count(plugins); i++)
@@ -289,11 +314,16 @@ static void test_path_order_and_shadowing(void **state) {
             dlopen_reported = true;
     if (!dlopen_reported) print_diagnostics(plugins);
     assert_true(dlopen_reported);
+    /* a/again.so: twin shadowed, weight_clip a built-in's name; a/twin.so is again.so,
+     * not loaded twice, so nothing about it */
     int a_diagnostics = 0;
-    for (int i = 0; i < wg_plugins_diagnostic_count(plugins); i++)
-        if (strncmp(wg_plugins_diagnostic(plugins, i), a.path, strlen(a.path)) == 0)
-            a_diagnostics++;
-    assert_int_equal(a_diagnostics, 1); /* a/twin.so is again.so: not loaded twice */
+    snprintf(reason, sizeof reason, "%s/twin.so", a.path);
+    for (int i = 0; i < wg_plugins_diagnostic_count(plugins); i++) {
+        const char *d = wg_plugins_diagnostic(plugins, i);
+        if (strncmp(d, a.path, strlen(a.path)) == 0) a_diagnostics++;
+        assert_null(strstr(d, reason));
+    }
+    assert_int_equal(a_diagnostics, 2);
     wg_plugins_free(plugins);
 
     /* the other order */
@@ -306,6 +336,93 @@ static void test_path_order_and_shadowing(void **state) {
 
     temp_dir_remove(&a);
     temp_dir_remove(&b);
+}
+
+/* Pointers that lead nowhere are refused, each with its reason, without being followed
+ * (the whole scan runs each file in a child first; here the file is loaded in this
+ * process by name through a link). */
+static void test_bad_pointers(void **state) {
+    (void)state;
+    const char *dir = fixture_dir();
+    wg_plugins *plugins = load_with_path(dir);
+    expect_diagnostic(plugins, dir, "bad_pointers.so",
+                      "loss plugin 'bad_vtable': vtable pointer 0x1000 is not a vtable in the "
+                      "library");
+    expect_diagnostic(plugins, dir, "bad_pointers.so",
+                      "loss plugin name is not a string of 1 to 63 letters, digits, '_', '-' or "
+                      "'.' in the library");
+    expect_diagnostic(plugins, dir, "bad_pointers.so",
+                      "loss plugin 'bad_summary': summary is not a string in the library");
+    char why[256];
+    snprintf(why, sizeof why,
+             "loss plugin 'bad_function': function pointer 0x30 at vtable offset %zu is not in a "
+             "loaded library",
+             offsetof(wg_loss_vtable, critic_loss));
+    expect_diagnostic(plugins, dir, "bad_pointers.so", why);
+    expect_diagnostic(plugins, dir, "bad_pointers.so",
+                      "descriptor pointer 0x40 is not in the library");
+    wg_plugins_free(plugins);
+
+    temp_dir t;
+    temp_dir_make(&t);
+    char so[512];
+    snprintf(so, sizeof so, "%s/bad_pointers.so", dir);
+    temp_dir_link(&t, so, "wgan_loss_bad_function.so");
+    const char *dirs[] = {t.path};
+    assert_int_equal(wg_plugins_open_dirs(1, dirs, &plugins), WG_OK);
+    const wg_plugin *p = (const wg_plugin *)1;
+    assert_int_equal(wg_plugins_resolve(plugins, WG_PLUGIN_LOSS, "bad_function", &p),
+                     WG_ERR_CONFIG);
+    assert_null(p);
+    assert_non_null(strstr(wg_last_error(), "function pointer 0x30"));
+    wg_plugins_free(plugins);
+    temp_dir_remove(&t);
+}
+
+/* A registry opened for a run loads the file its name indexes and nothing else, and
+ * warns about a folder that others can write. */
+static void test_resolve_loads_only_what_is_named(void **state) {
+    (void)state;
+    char hostile[512];
+    snprintf(hostile, sizeof hostile, "%s/hostile", fixture_dir());
+    setenv(WG_PLUGIN_PATH_ENV, hostile, 1);
+    wg_plugins *plugins = NULL;
+    assert_int_equal(wg_plugins_open(&plugins), WG_OK);
+    assert_int_equal(wg_plugins_count(plugins), 0);
+    const wg_plugin *p;
+    assert_int_equal(wg_plugins_resolve(plugins, WG_PLUGIN_LOSS, "hinge", &p), WG_OK);
+    assert_true(p->builtin);
+    assert_true(ends_with(p->path, "/wgan_loss_hinge.so"));
+    /* a name declared by a file with several: found through its link */
+    assert_int_equal(wg_plugins_resolve(plugins, WG_PLUGIN_DATA, "swissroll", &p), WG_OK);
+    assert_true(ends_with(p->path, "/wgan_data_swissroll.so"));
+    /* the toy file's other descriptors came with it; the hostile files were not touched */
+    assert_int_equal(wg_plugins_diagnostic_count(plugins), 0);
+    for (int i = 0; i < wg_plugins_count(plugins); i++) {
+        const wg_plugin *q = wg_plugins_at(plugins, i);
+        assert_true(!strcmp(q->name, "hinge") || q->kind == WG_PLUGIN_DATA);
+    }
+    wg_plugins_free(plugins);
+    unsetenv(WG_PLUGIN_PATH_ENV);
+
+    temp_dir t;
+    temp_dir_make(&t);
+    char so[512];
+    snprintf(so, sizeof so, "%s/wgan_loss_plain.so", fixture_dir());
+    temp_dir_link(&t, so, "wgan_loss_plain.so");
+    assert_int_equal(chmod(t.path, 0777), 0);
+    const char *dirs[] = {t.path};
+    assert_int_equal(wg_plugins_open_dirs(1, dirs, &plugins), WG_OK);
+    assert_int_equal(wg_plugins_resolve(plugins, WG_PLUGIN_LOSS, "plain", &p), WG_OK);
+    assert_int_equal(wg_plugins_warning_count(plugins), 1);
+    char warning[1024];
+    snprintf(warning, sizeof warning,
+             "plugin folder %s is writable by everyone: whoever can write it can run code in "
+             "wgan",
+             t.path);
+    assert_string_equal(wg_plugins_warning(plugins, 0), warning);
+    wg_plugins_free(plugins);
+    temp_dir_remove(&t);
 }
 
 static void test_kind_names(void **state) {
@@ -326,9 +443,13 @@ static void test_kind_names(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_builtins),        cmocka_unit_test(test_unknown_name_lists_known),
-        cmocka_unit_test(test_broken_fixtures), cmocka_unit_test(test_path_order_and_shadowing),
+        cmocka_unit_test(test_builtins),
+        cmocka_unit_test(test_unknown_name_lists_known),
+        cmocka_unit_test(test_broken_fixtures),
+        cmocka_unit_test(test_path_order_and_shadowing),
         cmocka_unit_test(test_kind_names),
+        cmocka_unit_test(test_bad_pointers),
+        cmocka_unit_test(test_resolve_loads_only_what_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

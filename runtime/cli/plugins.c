@@ -1,10 +1,11 @@
 /* wgan plugins: every plugin on the search path by kind, then the files that could not
- * be used and why. */
+ * be used and why, and the plugin files others can write. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "plugin/loader.h"
+#include "plugin/probe.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -13,8 +14,13 @@ static void usage(FILE *out) {
             "uses (plugin: NAME), a summary and the file, then every plugin file that was\n"
             "rejected or shadowed. Folders searched, first match wins: each folder of\n"
             "$%s (colon-separated), the build's plugin folder, the installed one.\n"
+            "Each file is first opened in a child process, so one that crashes, hangs\n"
+            "(more than $%s seconds, default %g) or exits\n"
+            "while loading is listed as a problem. A plugin with a built-in one's name\n"
+            "is not used unless $%s names it (e.g. weight_clip).\n"
             "Exits 1 when no plugin at all could be loaded.\n",
-            WG_PLUGIN_PATH_ENV);
+            WG_PLUGIN_PATH_ENV, WG_PLUGIN_PROBE_TIMEOUT_ENV, WG_PLUGIN_PROBE_TIMEOUT,
+            WG_PLUGIN_OVERRIDE_ENV);
 }
 
 int wg_cmd_plugins(int argc, char **argv) {
@@ -56,6 +62,11 @@ int wg_cmd_plugins(int argc, char **argv) {
     if (n_diag) {
         printf("\nproblems:\n");
         for (int i = 0; i < n_diag; i++) printf("  %s\n", wg_plugins_diagnostic(plugins, i));
+    }
+    int n_warn = wg_plugins_warning_count(plugins);
+    if (n_warn) {
+        printf("\nwarnings:\n");
+        for (int i = 0; i < n_warn; i++) printf("  %s\n", wg_plugins_warning(plugins, i));
     }
     wg_plugins_free(plugins);
     return count ? 0 : 1;

@@ -5,6 +5,8 @@
 #include "io/plot.h"
 
 #include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -93,6 +95,88 @@ static wg_status plugin_error(const exp_plugin *p, const char *section, wg_statu
     return wg_cfg_error(p->section, "%s plugin '%s': %s", section, p->plugin->name, message);
 }
 
+/* ---- which plugin files ---- */
+
+#define PLUGIN_RECORD "plugins.tsv"
+
+/* A warning about a plugin file: on stderr now, in the run's log once it is open. */
+static void plugin_note(wg_experiment *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void plugin_note(wg_experiment *e, const char *fmt, ...) {
+    char line[1536];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(line, sizeof line, fmt, args);
+    va_end(args);
+    exp_warn(e, "%s", line);
+    wg_buf_printf(&e->plugin_notes, "%s\n", line);
+}
+
+/* The run folder whose plugin record applies: the one resumed, or the one holding the
+ * experiment file being run again (a replay of runs/x/config.yaml). */
+static bool record_dir(const wg_experiment *e, char *dir, size_t size) {
+    if (e->options.resume_dir) {
+        snprintf(dir, size, "%s", e->options.resume_dir);
+    } else {
+        snprintf(dir, size, "%s", e->options.config_path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            snprintf(dir, size, ".");
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" PLUGIN_RECORD, dir);
+    return wg_file_exists(path);
+}
+
+/* The recorded file and hash of `kind` `name`; false when the record has none. */
+static bool recorded(const wg_experiment *e, const char *kind, const char *name, char *path,
+                     size_t path_size, char sha256[WG_PLUGIN_SHA256_HEX]) {
+    char dir[4096], file[4200];
+    if (!record_dir(e, dir, sizeof dir)) return false;
+    snprintf(file, sizeof file, "%s/" PLUGIN_RECORD, dir);
+    char *text = NULL;
+    size_t size = 0;
+    if (wg_read_file(file, &text, &size) != WG_OK) return false;
+    bool found = false;
+    for (char *line = text, *end; !found && line && *line; line = end ? end + 1 : NULL) {
+        end = strchr(line, '\n');
+        if (end) *end = 0;
+        char *fields[4] = {line}, *save = NULL;
+        int n = 0;
+        for (char *f = strtok_r(line, "\t", &save); f && n < 4; f = strtok_r(NULL, "\t", &save))
+            fields[n++] = f;
+        if (n == 4 && !strcmp(fields[0], kind) && !strcmp(fields[1], name) &&
+            strlen(fields[2]) == WG_PLUGIN_SHA256_HEX - 1) {
+            snprintf(sha256, WG_PLUGIN_SHA256_HEX, "%s", fields[2]);
+            snprintf(path, path_size, "%s", fields[3]);
+            found = true;
+        }
+    }
+    free(text);
+    return found;
+}
+
+/* The plugin the run folder recorded, when its file is still there. */
+static void from_record(wg_experiment *e, const char *section, wg_plugin_kind kind,
+                        const char *name, exp_plugin *out, char sha256[WG_PLUGIN_SHA256_HEX]) {
+    char path[4096];
+    sha256[0] = 0;
+    if (!recorded(e, section, name, path, sizeof path, sha256)) return;
+    if (!wg_file_exists(path)) {
+        plugin_note(e, "%s plugin '%s': the run used %s, which is gone; using the plugin path",
+                    section, name, path);
+        return;
+    }
+    if (wg_plugins_resolve_file(e->plugins, kind, name, path, &out->plugin) != WG_OK)
+        plugin_note(e, "%s plugin '%s': %s; using the plugin path", section, name, wg_last_error());
+}
+
 static wg_status find_plugin(wg_experiment *e, const char *section, wg_plugin_kind kind,
                              bool required, exp_plugin *out) {
     *out = (exp_plugin){0};
@@ -103,16 +187,47 @@ static wg_status find_plugin(wg_experiment *e, const char *section, wg_plugin_ki
     if ((s = wg_cfg_require(out->section, "plugin")) != WG_OK ||
         (s = wg_cfg_string(out->section, "plugin", NULL, &name)) != WG_OK)
         return s;
-    if (wg_plugins_find(e->plugins, kind, name, &out->plugin) == WG_OK) return WG_OK;
-    char message[2048];
-    int used = snprintf(message, sizeof message, "%s", wg_last_error());
-    /* a file with that name that the loader turned down says why it is not known */
-    for (int i = 0; i < wg_plugins_diagnostic_count(e->plugins); i++) {
-        const char *d = wg_plugins_diagnostic(e->plugins, i);
-        if (strstr(d, name) && used < (int)sizeof message)
-            used += snprintf(message + used, sizeof message - (size_t)used, "; %s", d);
+    char was[WG_PLUGIN_SHA256_HEX];
+    from_record(e, section, kind, name, out, was);
+    if (!out->plugin && wg_plugins_resolve(e->plugins, kind, name, &out->plugin) != WG_OK) {
+        char message[1024];
+        snprintf(message, sizeof message, "%s", wg_last_error());
+        return wg_cfg_error(wg_cfg_get(out->section, "plugin"), "%s", message);
     }
-    return wg_cfg_error(wg_cfg_get(out->section, "plugin"), "%s", message);
+    if (wg_plugin_file_sha256(out->plugin->path, out->sha256) != WG_OK)
+        return wg_cfg_error(wg_cfg_get(out->section, "plugin"), "%s plugin '%s': %s", section, name,
+                            wg_last_error());
+    if (was[0] && strcmp(was, out->sha256))
+        plugin_note(e,
+                    "%s plugin '%s': %s has changed since the run folder recorded it (SHA-256 "
+                    "%.12s..., was %.12s...): results may not match the run's",
+                    section, name, out->plugin->path, out->sha256, was);
+    return WG_OK;
+}
+
+wg_status exp_record_plugins(wg_experiment *e) {
+    const exp_plugin *plugins[] = {&e->data, &e->arch, &e->loss, &e->lipschitz};
+    const char *kinds[] = {"data", "arch", "loss", "lipschitz"};
+    wg_buf b = {0};
+    for (int i = 0; i < 4; i++) {
+        const exp_plugin *p = plugins[i];
+        if (!p->plugin) continue;
+        wg_buf_printf(&b, "%s\t%s\t%s\t", kinds[i], p->plugin->name, p->sha256);
+        char real[PATH_MAX];
+        /* the absolute path: a resume from another working folder finds it too */
+        wg_buf_printf(&b, "%s\n", realpath(p->plugin->path, real) ? real : p->plugin->path);
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" PLUGIN_RECORD, e->dir);
+    wg_status s = b.failed ? wg_fail(WG_ERR_NOMEM, "out of memory writing %s", path)
+                           : wg_write_file_atomic(path, b.data, b.len);
+    wg_buf_free(&b);
+    for (const char *line = e->plugin_notes.data; s == WG_OK && line && *line;) {
+        const char *end = strchr(line, '\n');
+        exp_log(e, "warning: %.*s", (int)(end - line), line);
+        line = end + 1;
+    }
+    return s;
 }
 
 static wg_status create_plugins(wg_experiment *e) {
@@ -122,6 +237,8 @@ static wg_status create_plugins(wg_experiment *e) {
         (s = find_plugin(e, "loss", WG_PLUGIN_LOSS, true, &e->loss)) != WG_OK ||
         (s = find_plugin(e, "lipschitz", WG_PLUGIN_LIPSCHITZ, false, &e->lipschitz)) != WG_OK)
         return s;
+    for (int i = 0; i < wg_plugins_warning_count(e->plugins); i++)
+        plugin_note(e, "%s", wg_plugins_warning(e->plugins, i));
 
     const wg_data_vtable *data = &e->data.plugin->vt.data;
     if ((s = data->create(e->data.section, e->seed, &e->data.state)) != WG_OK)
@@ -297,12 +414,14 @@ static wg_status load(wg_experiment *e) {
         return s;
     e->seed = (uint64_t)seed;
 
-    if ((s = wg_plugins_load(&e->plugins)) != WG_OK) return s;
+    if ((s = wg_plugins_open(&e->plugins)) != WG_OK) return s;
     if ((s = create_plugins(e)) != WG_OK) return s;
     if ((s = read_sample_count(e, e->config)) != WG_OK) return s;
     if ((s = check_data_size(e)) != WG_OK) return s;
     if ((s = exp_eval_configure(e)) != WG_OK) return s;
     if ((s = wg_cfg_check_unused(e->config)) != WG_OK) return s;
+    /* the plugins' graph code runs now, so its errors come before any work */
+    if ((s = exp_trace_checked(e)) != WG_OK) return s;
 
     if (o->resume_dir) {
         snprintf(e->dir, sizeof e->dir, "%s", o->resume_dir);
@@ -351,6 +470,8 @@ void wg_experiment_free(wg_experiment *e) {
     wg_plan_free(e->sample_plan);
     for (int i = 0; i < 2; i++) wg_optimizer_free(e->optimizer[i]);
     wg_session_free(e->session);
+    exp_targets_free(e);
+    wg_buf_free(&e->plugin_notes);
     wg_registry_free(&e->registry);
     wg_graph_free(e->graph);
     if (e->device) wg_device_close(e->device);

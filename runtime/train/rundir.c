@@ -1,4 +1,5 @@
-/* The run folder's files: config.yaml, log.txt, metrics.csv, samples/, summary.json.
+/* The run folder's files: config.yaml, log.txt, plugins.tsv, metrics.csv, samples/,
+ * summary.json.
  * Everything but the append-only log is rewritten whole and atomically. */
 #include <errno.h>
 #include <inttypes.h>
@@ -367,6 +368,7 @@ wg_status exp_rundir_open(wg_experiment *e) {
     snprintf(path, sizeof path, "%s/log.txt", e->dir);
     e->log = fopen(path, "a");
     if (!e->log) return wg_fail(WG_ERR_IO, "cannot write %s", path);
+    if ((s = exp_record_plugins(e)) != WG_OK) return s;
     snprintf(path, sizeof path, "%s/metrics.csv", e->dir);
     if ((s = load_metrics(e, path)) != WG_OK) return s;
     if (e->layout == WG_DATA_IMAGES && !e->resuming) s = write_real_images(e);

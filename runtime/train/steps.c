@@ -46,11 +46,16 @@ wg_status exp_run_aside(wg_experiment *e, wg_plan *plan) {
 
 wg_status exp_apply_critic(void *self, wg_build *build, wg_node x, wg_node *score) {
     wg_experiment *e = self;
+    /* what went wrong before, or a batch that is not of samples, is the caller's: only
+     * a penalty hands the critic batches of its own making */
+    wg_status s = wg_build_check(build);
+    if (s == WG_OK) s = exp_check_batch(e, build, x);
+    if (s != WG_OK) return s;
     const char *network = wg_build_network(build);
     wg_build_set_network(build, "critic");
-    wg_status s = e->arch.plugin->vt.arch.critic(e->arch.state, build, x, score);
+    s = e->arch.plugin->vt.arch.critic(e->arch.state, build, x, score);
     wg_build_set_network(build, network);
-    return s;
+    return exp_hook_done(e, build, &e->arch, "critic", s);
 }
 
 wg_status exp_apply_generator(wg_experiment *e, wg_build *build, wg_node z, wg_node *x) {
@@ -58,7 +63,7 @@ wg_status exp_apply_generator(wg_experiment *e, wg_build *build, wg_node z, wg_n
     wg_build_set_network(build, "generator");
     wg_status s = e->arch.plugin->vt.arch.generator(e->arch.state, build, z, x);
     wg_build_set_network(build, network);
-    return s;
+    return exp_hook_done(e, build, &e->arch, "generator", s);
 }
 
 void exp_begin_build(wg_experiment *e, wg_build *b, int64_t batch) {
@@ -186,13 +191,16 @@ static wg_status build_critic_step(wg_experiment *e, targets *t) {
     wg_status s = exp_apply_generator(e, &b, z, &fake);
     if (s == WG_OK) s = exp_apply_critic(e, &b, e->real, &s_real);
     if (s == WG_OK) s = exp_apply_critic(e, &b, fake, &s_fake);
-    if (s == WG_OK)
+    if (s == WG_OK) {
         s = e->loss.plugin->vt.loss.critic_loss(e->loss.state, &b, s_real, s_fake, &loss);
+        s = exp_hook_output(e, &b, &e->loss, "critic_loss", s, loss, fixed_names[COL_CRITIC_LOSS]);
+    }
     const wg_lipschitz_vtable *lip = b.lipschitz;
     if (s == WG_OK && lip && lip->penalty) {
         wg_critic_fn fn = {exp_apply_critic, e};
         wg_build_set_network(&b, "critic");
         s = lip->penalty(e->lipschitz.state, &b, &fn, e->real, fake, &penalty);
+        s = exp_hook_output(e, &b, &e->lipschitz, "penalty", s, penalty, fixed_names[COL_PENALTY]);
     }
     s = exp_traced(&b, s, "critic step");
     wg_node total = penalty == WG_NONE ? loss : wg_add(g, loss, penalty);
@@ -219,7 +227,10 @@ static wg_status build_generator_step(wg_experiment *e, targets *t) {
     wg_node fake = WG_NONE, score = WG_NONE, loss = WG_NONE;
     wg_status s = exp_apply_generator(e, &b, z, &fake);
     if (s == WG_OK) s = exp_apply_critic(e, &b, fake, &score);
-    if (s == WG_OK) s = e->loss.plugin->vt.loss.generator_loss(e->loss.state, &b, score, &loss);
+    if (s == WG_OK) {
+        s = e->loss.plugin->vt.loss.generator_loss(e->loss.state, &b, score, &loss);
+        s = exp_hook_output(e, &b, &e->loss, "generator_loss", s, loss, fixed_names[COL_GEN_LOSS]);
+    }
     s = exp_traced(&b, s, "generator step");
     if (s == WG_OK) s = exp_traced(&b, optimize(e, "generator", 1, loss), "generator step");
     if (s == WG_OK) {
@@ -247,7 +258,9 @@ static wg_status build_projection(wg_experiment *e, targets *t) {
         const wg_variable_entry *v = &e->registry.entries[i];
         if (!v->trainable || strncmp(v->name, "critic.", 7) != 0) continue;
         wg_node node = v->node, projected = WG_NONE;
-        s = lip->project(e->lipschitz.state, &b, v->name + 7, v->role, node, &projected);
+        s = exp_hook_done(
+            e, &b, &e->lipschitz, "project",
+            lip->project(e->lipschitz.state, &b, v->name + 7, v->role, node, &projected));
         if (s == WG_OK && projected != WG_NONE && projected != node &&
             !push(t, wg_assign(e->graph, node, projected)))
             s = wg_fail(WG_ERR_NOMEM, "out of memory building the projection");
@@ -338,7 +351,23 @@ static wg_status plan(wg_experiment *e, targets *t, wg_plan **out) {
     return s;
 }
 
-wg_status exp_build(wg_experiment *e) {
+/* The targets of each plan, from tracing (at load) to planning (after the device). */
+struct exp_targets {
+    targets critic, gen, project, diag, samples;
+};
+
+void exp_targets_free(wg_experiment *e) {
+    if (!e->targets) return;
+    free(e->targets->critic.v);
+    free(e->targets->gen.v);
+    free(e->targets->project.v);
+    free(e->targets->diag.v);
+    free(e->targets->samples.v);
+    free(e->targets);
+    e->targets = NULL;
+}
+
+wg_status exp_trace(wg_experiment *e) {
     e->graph = wg_graph_new(WG_F32);
     if (!e->graph) return wg_fail(WG_ERR_NOMEM, "out of memory creating the step graph");
     e->n_columns = 0;
@@ -349,25 +378,28 @@ wg_status exp_build(wg_experiment *e) {
     e->columns[COL_GEN_LOSS].source = EXP_SRC_GEN;
     for (int i = COL_GNORM_REAL; i <= COL_GNORM_MAX; i++) e->columns[i].source = EXP_SRC_DIAG;
 
-    targets critic = {0}, gen = {0}, project = {0}, diag = {0}, samples = {0};
-    wg_status s = build_critic_step(e, &critic);
-    if (s == WG_OK) s = build_generator_step(e, &gen);
-    if (s == WG_OK) s = build_projection(e, &project);
-    if (s == WG_OK) s = build_diagnostics(e, &diag);
-    if (s == WG_OK) s = build_samples(e, &samples);
+    struct exp_targets *t = e->targets = calloc(1, sizeof *e->targets);
+    if (!t) return wg_fail(WG_ERR_NOMEM, "out of memory tracing the step graphs");
+    wg_status s = build_critic_step(e, &t->critic);
+    if (s == WG_OK) s = build_generator_step(e, &t->gen);
+    if (s == WG_OK) s = build_projection(e, &t->project);
+    if (s == WG_OK) s = build_diagnostics(e, &t->diag);
+    if (s == WG_OK) s = build_samples(e, &t->samples);
     /* plans point into the graph's nodes: every node must exist before the first plan */
     if (s == WG_OK) s = exp_eval_trace(e);
+    return s;
+}
+
+wg_status exp_build(wg_experiment *e) {
+    wg_status s = e->targets ? WG_OK : exp_trace(e);
+    struct exp_targets *t = e->targets;
     if (s == WG_OK) s = wg_session_new(e->graph, e->device, e->seed, &e->session);
-    if (s == WG_OK) s = plan(e, &critic, &e->critic_plan);
-    if (s == WG_OK) s = plan(e, &gen, &e->gen_plan);
-    if (s == WG_OK) s = plan(e, &project, &e->project_plan);
-    if (s == WG_OK) s = plan(e, &diag, &e->diag_plan);
-    if (s == WG_OK) s = plan(e, &samples, &e->sample_plan);
-    free(critic.v);
-    free(gen.v);
-    free(project.v);
-    free(diag.v);
-    free(samples.v);
+    if (s == WG_OK) s = plan(e, &t->critic, &e->critic_plan);
+    if (s == WG_OK) s = plan(e, &t->gen, &e->gen_plan);
+    if (s == WG_OK) s = plan(e, &t->project, &e->project_plan);
+    if (s == WG_OK) s = plan(e, &t->diag, &e->diag_plan);
+    if (s == WG_OK) s = plan(e, &t->samples, &e->sample_plan);
+    exp_targets_free(e);
     if (s == WG_OK) s = write_sample_noise(e);
     if (s == WG_OK) s = read_real_samples(e);
     return s;

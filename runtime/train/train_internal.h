@@ -37,6 +37,7 @@ typedef struct exp_plugin {
     const wg_plugin *plugin;
     void *state;
     const wg_cfg *section;
+    char sha256[WG_PLUGIN_SHA256_HEX]; /* of plugin->path, at load */
 } exp_plugin;
 
 struct wg_experiment {
@@ -60,6 +61,8 @@ struct wg_experiment {
     wg_data_layout layout;
     int64_t sample_numel, noise_dim;
     bool batch_norm_warning;
+    exp_plugin *blamed;  /* the plugin a tracing failure was blamed on (plugin_calls.c) */
+    wg_buf plugin_notes; /* warnings about the plugin files, logged in the run folder */
 
     /* ---- run folder ---- */
     char dir[4096];
@@ -73,6 +76,7 @@ struct wg_experiment {
     /* ---- execution ---- */
     wg_device *device;
     wg_graph *graph;
+    struct exp_targets *targets; /* traced at load, planned in exp_build (steps.c) */
     wg_registry registry;
     wg_session *session;
     wg_optimizer *optimizer[2]; /* critic, generator */
@@ -114,8 +118,30 @@ enum {
     COL_FIXED_COUNT
 };
 
-/* steps.c: the step graphs and their plans. */
+/* steps.c: the step graphs and their plans. exp_trace builds the graph (no device
+ * needed); exp_build plans it on the device, tracing first when that was not done. */
+wg_status exp_trace(wg_experiment *e);
 wg_status exp_build(wg_experiment *e);
+void exp_targets_free(wg_experiment *e);
+
+/* plugin_calls.c: a hook's status `s` checked (the build, the graph, the metrics it
+ * added; with `column`, `output` must be one element, the value of that column) and,
+ * on failure, blamed on plugin `p` with its name, file and the hook. */
+wg_status exp_hook_done(wg_experiment *e, wg_build *b, exp_plugin *p, const char *hook,
+                        wg_status s);
+wg_status exp_hook_output(wg_experiment *e, wg_build *b, exp_plugin *p, const char *hook,
+                          wg_status s, wg_node output, const char *column);
+/* WG_OK when `x` is a batch of samples; else a shape error blamed on the penalty (only
+ * a penalty hands the critic batches of its own making). */
+wg_status exp_check_batch(wg_experiment *e, wg_build *b, wg_node x);
+/* Blames a failure on `p` unless an inner hook was blamed already. */
+wg_status exp_blame(wg_experiment *e, exp_plugin *p, const char *hook, wg_status s);
+/* exp_trace, with a failure blamed on a plugin made a configuration error at the
+ * plugin's `plugin:` key. */
+wg_status exp_trace_checked(wg_experiment *e);
+/* experiment.c: the run folder's plugins.tsv (kind, name, SHA-256, file), and the
+ * warnings about plugin files into the log. */
+wg_status exp_record_plugins(wg_experiment *e);
 /* Runs a plan without moving the training's random stream (diagnostics, samples). */
 wg_status exp_run_aside(wg_experiment *e, wg_plan *plan);
 /* Pieces of the step graphs that other graphs of the run reuse (evaluation). */
