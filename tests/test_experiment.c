@@ -755,7 +755,7 @@ static void test_data_smaller_than_a_batch(void **state) {
     char *out = td_join(f->dir, "small");
     wg_status s = run_short(config, out, false, NULL);
     assert_int_equal(s, WG_ERR_CONFIG);
-    expect_position(wg_last_error(), config, 16);
+    tp_expect_position(wg_last_error(), config, 16);
     assert_non_null(strstr(wg_last_error(), "train.batch = 32"));
     print_message("  %s\n", wg_last_error());
     assert_false(wg_file_exists(out));
