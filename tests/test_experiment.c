@@ -203,18 +203,25 @@ static void test_override_errors(void **state) {
     free(path);
 }
 
+/* The folder of the fixture plugins (tests/fixtures/plugins), when `file` is there;
+ * skips the test otherwise. */
+static const char *fixture_plugins_with(const char *file) {
+    const char *fixtures = getenv("WGAN_TEST_PLUGIN_DIR");
+    char *so = fixtures ? td_join(fixtures, file) : NULL;
+    int have = so && access(so, R_OK) == 0;
+    free(so);
+    if (!have) {
+        print_message("no %s in WGAN_TEST_PLUGIN_DIR (run through ctest): skipped\n", file);
+        skip();
+    }
+    return fixtures;
+}
+
 /* A plugin built for another ABI is not loaded: naming it is an unknown plugin, and
  * the message says why the file was turned down. */
 static void test_plugin_with_another_abi(void **state) {
     fixture *f = *state;
-    const char *fixtures = getenv("WGAN_TEST_PLUGIN_DIR");
-    char *so = fixtures ? td_join(fixtures, "abi_major2.so") : NULL;
-    int have = so && access(so, R_OK) == 0;
-    free(so);
-    if (!have) {
-        print_message("no abi_major2.so in WGAN_TEST_PLUGIN_DIR (run through ctest): skipped\n");
-        skip();
-    }
+    const char *fixtures = fixture_plugins_with("abi_major2.so");
     char *text = edit(10, "  plugin: abi_major2\n");
     char *path = write_config(f, "abi.yaml", text);
     setenv("WGAN_PLUGIN_PATH", fixtures, 1);
@@ -734,14 +741,7 @@ static int tensors_differing(const char *dir_a, const char *dir_b) {
  * because draws are keyed by who draws, not by their order. With lambda 1e-3 instead
  * the runs differ: the comparison sees a change when there is one. */
 static void paired_case(fixture *f, const char *device) {
-    const char *fixtures = getenv("WGAN_TEST_PLUGIN_DIR");
-    char *so = fixtures ? td_join(fixtures, "zero_dragan.so") : NULL;
-    int have = so && access(so, R_OK) == 0;
-    free(so);
-    if (!have) {
-        print_message("no zero_dragan.so in WGAN_TEST_PLUGIN_DIR (run through ctest): skipped\n");
-        skip();
-    }
+    const char *fixtures = fixture_plugins_with("zero_dragan.so");
     char *config = write_config(f, "paired.yaml", base_yaml);
     const char *lipschitz[3] = {"lipschitz={plugin: none}",
                                 "lipschitz={plugin: zero_dragan, lambda: 0, gamma: 0}",

@@ -46,6 +46,10 @@
  * Metrics: the `critic_loss` column of metrics.csv is the loss plugin's critic loss
  * alone; the penalty is the `penalty` column, and the critic minimises their sum.
  *
+ * Gradients: wg_grad accepts computed nodes as `wrt` (the gradient penalty takes the
+ * critic's gradient at its interpolates), and its result can be differentiated again;
+ * wg_stop_gradient cuts a path.
+ *
  * Random numbers: name every draw (wg_random_uniform's `name`); the runtime prefixes
  * the key with who draws ("critic_step/lipschitz.<plugin>/<name>"), so a plugin's draws
  * never move anyone else's numbers. The rule and the key layout: docs/random.md.

@@ -1,5 +1,6 @@
 #include "build.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,8 @@ void wg_build_enter_network(wg_build *build, const char *network) {
 }
 
 void wg_build_leave(wg_build *build) {
-    if (build->depth <= 1) return; /* unbalanced: a runtime bug, but harmless here */
+    assert(build->depth > 1 && "wg_build_leave without its wg_build_enter");
+    if (build->depth <= 1) return;
     build->depth--;
     if (build->depth >= WG_BUILD_MAX_DEPTH) return;
     const wg_build_level *level = &build->levels[build->depth];
