@@ -61,7 +61,7 @@ __kernel void wg_binary(__global REAL *y, ulong yo, __global const REAL *a, ulon
 }
 
 /* Element i of a draw: philox.h's block (i, stream, step, seed); see its header. */
-__kernel void wg_random_uniform(__global REAL *y, ulong yo, int n, uint stream, ulong step,
+__kernel void wg_random_uniform(__global REAL *y, ulong yo, int n, ulong stream, ulong step,
                                 ulong seed, REAL low, REAL high) {
     int i = get_global_id(0);
     if (i >= n) return;
@@ -69,7 +69,7 @@ __kernel void wg_random_uniform(__global REAL *y, ulong yo, int n, uint stream, 
     y[yo + i] = low + (high - low) * (REAL)wg_philox_unit(b.x[0]);
 }
 
-__kernel void wg_random_normal(__global REAL *y, ulong yo, int n, uint stream, ulong step,
+__kernel void wg_random_normal(__global REAL *y, ulong yo, int n, ulong stream, ulong step,
                                ulong seed, REAL mean, REAL stddev) {
     int i = get_global_id(0);
     if (i >= n) return;

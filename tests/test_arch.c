@@ -78,7 +78,7 @@ static traced *trace(const char *plugin, const char *yaml, wg_shape sample, wg_d
     pf_expect_all_read(config);
     t->noise_dim = t->vt->noise_dim(t->state);
     t->graph = nc_graph(dtype);
-    wg_build_begin(&t->build, t->graph, &t->registry, n, NULL, NULL);
+    wg_build_begin(&t->build, t->graph, &t->registry, "test", n, NULL, NULL);
     wg_build_set_network(&t->build, "generator");
     t->z = wg_input(t->graph, wg_shape2(n, t->noise_dim), "z");
     nc_check(t->vt->generator(t->state, &t->build, t->z, &t->fake), "generator");

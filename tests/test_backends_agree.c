@@ -92,10 +92,10 @@ static void test_random_draws_agree(void **state) {
     wg_graph *g = nc_graph(WG_F32);
     wg_shape small = wg_shape2(7, 13), big = wg_shape4(50, 64, 14, 14);
     wg_node draws[4] = {
-        wg_random_uniform(g, small, -2, 3),
-        wg_random_normal(g, small, 0.5, 2),
-        wg_random_uniform(g, big, 0, 1),
-        wg_random_normal(g, big, 0, 1),
+        wg_random_uniform(g, "small_uniform", small, -2, 3),
+        wg_random_normal(g, "small_normal", small, 0.5, 2),
+        wg_random_uniform(g, "big_uniform", big, 0, 1),
+        wg_random_normal(g, "big_normal", big, 0, 1),
     };
     const bool is_uniform[4] = {true, false, true, false};
     wg_session *s_cpu = nc_session(g, nc_cpu(), 0x1234567890abcdefull);

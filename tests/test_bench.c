@@ -65,7 +65,7 @@ static void build_known(known_graph *k) {
 
     /* copies and draws cost nothing */
     static const int swap[2] = {1, 0};
-    wg_node r = wg_random_normal(g, wg_shape2(6, 7), 0, 1);
+    wg_node r = wg_random_normal(g, "r", wg_shape2(6, 7), 0, 1);
     k->targets[k->n_targets++] = wg_permute(g, r, swap);
     assert_int_equal(wg_graph_status(g), WG_OK);
 

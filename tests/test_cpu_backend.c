@@ -924,7 +924,7 @@ static void run_random(op_run *r, wg_op op, wg_dtype dtype, int64_t n, uint64_t 
     *r = (op_run){.dtype = dtype, .seed = seed, .step = step};
     r->node.op = op;
     r->node.shape = (wg_shape){2, {n / 10, 10}};
-    r->node.ival[0] = stream;
+    r->node.lval[0] = stream;
     r->node.param[0] = a;
     r->node.param[1] = b;
     assert_int_equal(run_op(r, out), WG_OK);

@@ -192,17 +192,24 @@ static void test_override_errors(void **state) {
     free(path);
 }
 
+/* The folder of the fixture plugins (tests/fixtures/plugins), when `file` is there;
+ * skips the test otherwise. */
+static const char *fixture_plugins_with(const char *file) {
+    const char *fixtures = getenv("WGAN_TEST_PLUGIN_DIR");
+    char *so = fixtures ? td_join(fixtures, file) : NULL;
+    int have = so && access(so, R_OK) == 0;
+    free(so);
+    if (!have) {
+        wg_test_skip("no %s in WGAN_TEST_PLUGIN_DIR (run through ctest)", file);
+    }
+    return fixtures;
+}
+
 /* A plugin built for another ABI is not loaded: naming it is an unknown plugin, and
  * the message says why the file was turned down. */
 static void test_plugin_with_another_abi(void **state) {
     fixture *f = *state;
-    const char *fixtures = getenv("WGAN_TEST_PLUGIN_DIR");
-    char *so = fixtures ? td_join(fixtures, "abi_major2.so") : NULL;
-    int have = so && access(so, R_OK) == 0;
-    free(so);
-    if (!have) {
-        wg_test_skip("no abi_major2.so in WGAN_TEST_PLUGIN_DIR (run through ctest)");
-    }
+    const char *fixtures = fixture_plugins_with("abi_major2.so");
     char *text = edit(10, "  plugin: abi_major2\n");
     char *path = write_config(f, "abi.yaml", text);
     setenv("WGAN_PLUGIN_PATH", fixtures, 1);
@@ -765,7 +772,165 @@ static void test_data_smaller_than_a_batch(void **state) {
     free(images);
 }
 
+/* ---- paired seeds ---- */
+
+/* Field `column` of line `row` (0: the header) of a CSV text, in a new string. */
+static char *csv_field(const char *text, int row, int column) {
+    const char *p = text;
+    for (int r = 0; r < row && p; r++) p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+    if (!p || !*p) return NULL;
+    for (int c = 0; c < column; c++) {
+        const char *comma = strchr(p, ','), *end = strchr(p, '\n');
+        if (!comma || (end && comma > end)) return NULL;
+        p = comma + 1;
+    }
+    size_t n = strcspn(p, ",\n");
+    char *field = malloc(n + 1);
+    memcpy(field, p, n);
+    field[n] = 0;
+    return field;
+}
+
+/* Index of the header column `name`, or -1. */
+static int csv_column(const char *text, const char *name) {
+    for (int c = 0;; c++) {
+        char *field = csv_field(text, 0, c);
+        if (!field) return -1;
+        int found = strcmp(field, name) == 0;
+        free(field);
+        if (found) return c;
+    }
+}
+
+/* Every value of metrics.csv column `name` of run b against column `name_a` of run a;
+ * the number of rows that differ. */
+static int csv_rows_differing(const char *a, const char *name_a, const char *b, const char *name) {
+    int ca = csv_column(a, name_a), cb = csv_column(b, name), differing = 0;
+    if (ca < 0 || cb < 0) fail_msg("no column %s / %s", name_a, name);
+    for (int row = 1;; row++) {
+        char *x = csv_field(a, row, ca), *y = csv_field(b, row, cb);
+        if (!x || !y) {
+            if (x || y) fail_msg("the runs logged different numbers of rows");
+            return differing;
+        }
+        differing += strcmp(x, y) != 0;
+        free(x);
+        free(y);
+    }
+}
+
+static bool same_file(const char *dir_a, const char *dir_b, const char *name) {
+    char *pa = td_join(dir_a, name), *pb = td_join(dir_b, name), *a, *b;
+    size_t na, nb;
+    if (wg_read_file(pa, &a, &na) != WG_OK || wg_read_file(pb, &b, &nb) != WG_OK)
+        fail_msg("%s", wg_last_error());
+    bool same = na == nb && memcmp(a, b, na) == 0;
+    free(a);
+    free(b);
+    free(pa);
+    free(pb);
+    return same;
+}
+
+/* Tensors of run b's checkpoint that differ from run a's (both have the same ones). */
+static int tensors_differing(const char *dir_a, const char *dir_b) {
+    char *pa = td_join(dir_a, "checkpoint.safetensors"),
+         *pb = td_join(dir_b, "checkpoint.safetensors");
+    wg_safetensors *a, *b;
+    if (wg_safetensors_read(pa, &a) != WG_OK || wg_safetensors_read(pb, &b) != WG_OK)
+        fail_msg("%s", wg_last_error());
+    assert_int_equal(wg_safetensors_count(a), wg_safetensors_count(b));
+    int differing = 0;
+    for (int i = 0; i < wg_safetensors_count(a); i++) {
+        const wg_st_tensor *x = wg_safetensors_at(a, i), *y = wg_safetensors_find(b, x->name);
+        if (!y) fail_msg("no '%s' in %s", x->name, pb);
+        assert_true(wg_shape_equal(&x->shape, &y->shape));
+        differing += memcmp(x->data, y->data, (size_t)wg_shape_numel(&x->shape) * 4) != 0;
+    }
+    wg_safetensors_free(a);
+    wg_safetensors_free(b);
+    free(pa);
+    free(pb);
+    return differing;
+}
+
+/* A penalty that draws random numbers and is multiplied by 0 (the fixture
+ * zero_dragan) against no constraint (`none`), one seed: the same run bit for bit,
+ * every metric but the penalty's own, every weight and optimizer state, every picture,
+ * because draws are keyed by who draws, not by their order. With lambda 1e-3 instead
+ * the runs differ: the comparison sees a change when there is one. */
+static void paired_case(fixture *f, const char *device) {
+    const char *fixtures = fixture_plugins_with("zero_dragan.so");
+    char *config = write_config(f, "paired.yaml", base_yaml);
+    const char *lipschitz[3] = {"lipschitz={plugin: none}",
+                                "lipschitz={plugin: zero_dragan, lambda: 0, gamma: 0}",
+                                "lipschitz={plugin: zero_dragan, lambda: 1e-3, gamma: 0}"};
+    char *dirs[3] = {td_join(f->dir, "none"), td_join(f->dir, "zero"), td_join(f->dir, "small")};
+    char device_set[32];
+    snprintf(device_set, sizeof device_set, "device=%s", device);
+    setenv("WGAN_PLUGIN_PATH", fixtures, 1);
+    for (int i = 0; i < 3; i++) {
+        const char *const o[] = {device_set,
+                                 lipschitz[i],
+                                 "train.steps=4",
+                                 "train.log_every=1",
+                                 "train.sample_every=2",
+                                 "eval.samples=200",
+                                 "train.checkpoint_every=4"};
+        run_ok(&(run_spec){.config = config, .out = dirs[i], .overrides = o, .n_overrides = 7});
+    }
+    unsetenv("WGAN_PLUGIN_PATH");
+
+    char *none = read_text(dirs[0], "metrics.csv"), *zero = read_text(dirs[1], "metrics.csv");
+    char *small = read_text(dirs[2], "metrics.csv");
+    int compared = 0, moved = 0;
+    for (int c = 0;; c++) {
+        char *name = csv_field(none, 0, c);
+        if (!name) break;
+        if (strcmp(name, "seconds") != 0 && strcmp(name, "penalty") != 0) {
+            int differing = csv_rows_differing(none, name, zero, name);
+            if (differing) fail_msg("%s: column %s differs in %d rows", device, name, differing);
+            moved += csv_rows_differing(none, name, small, name) > 0;
+            compared++;
+        }
+        free(name);
+    }
+    assert_true(compared >= 8); /* losses, W, gradient norms, evaluation */
+    assert_int_equal(csv_rows_differing(zero, "w_estimate", zero, "zero_dragan_w"), 0);
+    char *penalty = csv_field(zero, 1, csv_column(zero, "penalty"));
+    assert_string_equal(penalty, "0");
+    free(penalty);
+    assert_int_equal(tensors_differing(dirs[0], dirs[1]), 0);
+    const char *pictures[] = {"samples/step_000000.png", "samples/step_000002.png",
+                              "samples/step_000004.png"};
+    for (int i = 0; i < 3; i++)
+        if (!same_file(dirs[0], dirs[1], pictures[i]))
+            fail_msg("%s: %s differs", device, pictures[i]);
+    /* the control: a penalty that counts changes the losses and the weights (the
+     * pictures' pixels may not move in four steps) */
+    assert_true(moved >= 3);
+    assert_true(tensors_differing(dirs[0], dirs[2]) > 0);
+    free(none);
+    free(zero);
+    free(small);
+    for (int i = 0; i < 3; i++) free(dirs[i]);
+    free(config);
+}
+
+static void test_random_penalty_times_zero_changes_nothing_cpu(void **state) {
+    paired_case(*state, "cpu");
+}
+
+static void test_random_penalty_times_zero_changes_nothing_pocl(void **state) {
+    wg_device *pocl = NULL;
+    if (wg_device_open("pocl", &pocl) != WG_OK) wg_test_skip("no PoCL device (%s)", wg_last_error());
+    wg_device_close(pocl);
+    paired_case(*state, "pocl");
+}
+
 int main(int argc, char **argv) {
+    /* WGAN_TEST_FILTER="*paired*" runs the tests matching a CMocka pattern */
+    if (getenv("WGAN_TEST_FILTER")) cmocka_set_test_filter(getenv("WGAN_TEST_FILTER"));
 #define CASE(name) cmocka_unit_test_setup_teardown(name, setup, td_fixture_teardown)
     /* configuration and what a run refuses: seconds */
     const struct CMUnitTest unit[] = {
@@ -787,6 +952,8 @@ int main(int argc, char **argv) {
         CASE(test_run_folder_contents),
         CASE(test_divergence_stops_the_run),
         CASE(test_cpu_and_pocl_agree),
+        CASE(test_random_penalty_times_zero_changes_nothing_cpu),
+        CASE(test_random_penalty_times_zero_changes_nothing_pocl),
         CASE(test_learns_8_gaussians_gradient_penalty),
         CASE(test_learns_8_gaussians_spectral_norm),
         CASE(test_learns_8_gaussians_weight_clip),

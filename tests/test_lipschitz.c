@@ -113,7 +113,7 @@ static void check_linear_gp(const gp_case *c, wg_dtype dtype) {
     wg_node fake = wg_input(g, wg_shape2(N, D), "fake");
     wg_critic_fn critic = {linear_critic, &d};
     wg_node penalty = WG_NONE;
-    nc_check(p->vt.lipschitz.penalty(state, build, &critic, real, fake, &penalty), "penalty");
+    nc_check(wg_build_penalty(build, &critic, real, fake, WG_NONE, WG_NONE, &penalty), "penalty");
     pc_build_check(build);
     wg_node a = pc_variable(build, "critic.a");
     wg_node grad_a;
@@ -203,7 +203,7 @@ static void test_gp_interpolates(void **state) {
     wg_node fake = wg_input(g, wg_shape4(N, C, H, W), "fake");
     wg_critic_fn critic = {quadratic_critic, NULL};
     wg_node penalty;
-    nc_check(p->vt.lipschitz.penalty(gp, build, &critic, real, fake, &penalty), "penalty");
+    nc_check(wg_build_penalty(build, &critic, real, fake, WG_NONE, WG_NONE, &penalty), "penalty");
     pc_build_check(build);
     assert_true(p->vt.lipschitz.flags & WG_LIPSCHITZ_PER_SAMPLE_GRADIENTS);
     wg_node x_hat = find_node(g, "gradient_penalty.x_hat");
@@ -459,6 +459,120 @@ static void test_spectral_norm_only_critic_weights(void **state) {
     assert_int_equal(build->n_updates, 0);
 }
 
+/* ---- the penalty hooks, as the runtime calls them ---- */
+
+/* What a fake strategy's hooks saw. */
+static struct {
+    int ctx_calls, old_calls;
+    wg_penalty_context context;
+    wg_node real, fake, draw;
+    char network[16];
+} seen;
+
+static wg_status fake_penalty_ctx(void *state, wg_build *build, const wg_penalty_context *c,
+                                  wg_node *penalty) {
+    (void)state;
+    seen.ctx_calls++;
+    seen.context = *c;
+    snprintf(seen.network, sizeof seen.network, "%s", wg_build_network(build));
+    wg_graph *g = wg_build_graph(build);
+    seen.draw = wg_random_uniform(g, "noise", wg_shape1(2), 0, 1);
+    /* R1's square gradient norm at the real batch, from the step's own D(real) */
+    wg_node grad;
+    wg_status s = wg_grad(g, wg_sum_all(g, c->real_scores), 1, &c->real, &grad);
+    if (s == WG_OK) *penalty = wg_mean_all(g, wg_square(g, wg_norm_per_sample(g, grad, 0)));
+    return s;
+}
+
+static wg_status fake_penalty(void *state, wg_build *build, const wg_critic_fn *critic,
+                              wg_node real, wg_node fake, wg_node *penalty) {
+    (void)state, (void)critic;
+    seen.old_calls++;
+    seen.real = real;
+    seen.fake = fake;
+    *penalty = wg_mean_all(wg_build_graph(build), real);
+    return WG_OK;
+}
+
+/* The linear critic of D = 3 as the runtime applies a network, counting the calls. */
+static wg_status counting_critic(void *self, wg_build *build, wg_node x, wg_node *score) {
+    (*(int *)self)++;
+    wg_build_enter_network(build, "critic");
+    wg_status s = linear_critic(&(int64_t){3}, build, x, score);
+    wg_build_leave(build);
+    return s;
+}
+
+/* penalty_ctx gets the step's batches and scores in a context of its size, with the
+ * critic as the network and its draws keyed by the strategy; `penalty` alone (ABI
+ * 1.0) still works; with both, penalty_ctx wins; with neither there is no penalty.
+ * R1 from the context needs no critic call of its own. */
+static void test_penalty_hooks(void **state) {
+    (void)state;
+    enum { N = 4, D = 3 };
+    wg_plugin fake = {.kind = WG_PLUGIN_LIPSCHITZ, .name = "fake"};
+    const wg_lipschitz_vtable both = {
+        .struct_size = sizeof both, .penalty = fake_penalty, .penalty_ctx = fake_penalty_ctx};
+    const wg_lipschitz_vtable old = {.struct_size = sizeof old, .penalty = fake_penalty};
+    const wg_lipschitz_vtable none = {.struct_size = sizeof none};
+    const wg_lipschitz_vtable *vts[3] = {&both, &old, &none};
+    for (int k = 0; k < 3; k++) {
+        memset(&seen, 0, sizeof seen);
+        fake.vt.lipschitz = *vts[k];
+        wg_build *build = pc_build(WG_F64, N, &fake, NULL);
+        wg_build_set_network(build, "generator");
+        wg_graph *g = wg_build_graph(build);
+        int calls = 0;
+        wg_critic_fn critic = {counting_critic, &calls};
+        wg_node real = wg_input(g, wg_shape2(N, D), "real"),
+                fake_x = wg_input(g, wg_shape2(N, D), "f");
+        wg_node s_real, s_fake, penalty = 12345;
+        nc_check(critic.apply(critic.self, build, real, &s_real), "critic(real)");
+        nc_check(critic.apply(critic.self, build, fake_x, &s_fake), "critic(fake)");
+        nc_check(wg_build_penalty(build, &critic, real, fake_x, s_real, s_fake, &penalty),
+                 "penalty");
+        pc_build_check(build);
+        assert_int_equal(calls, 2); /* none of the hooks ran the critic again */
+        assert_string_equal(wg_build_network(build), "generator"); /* restored */
+        if (k == 0) {
+            assert_int_equal(seen.ctx_calls, 1);
+            assert_int_equal(seen.old_calls, 0);
+            assert_int_equal(seen.context.struct_size, sizeof(wg_penalty_context));
+            assert_true(seen.context.critic == &critic);
+            assert_int_equal(seen.context.real, real);
+            assert_int_equal(seen.context.fake, fake_x);
+            assert_int_equal(seen.context.real_scores, s_real);
+            assert_int_equal(seen.context.fake_scores, s_fake);
+            assert_string_equal(seen.network, "critic");
+            assert_string_equal(wg_node_name(g, seen.draw), "test/lipschitz.fake/noise");
+            /* R1 of the linear critic x a: |a|^2 for every sample */
+            wg_node a = pc_variable(build, "critic.a");
+            wg_session *session = nc_session(g, cpu(), nc_run_seed());
+            wg_plan *plan = nc_plan(session, 1, &penalty);
+            double av[D], xv[N * D];
+            nc_rng rng = nc_rng_for(nc_hash("penalty_hooks"));
+            nc_fill(&rng, av, D, NC_SIGNED);
+            nc_fill(&rng, xv, N * D, NC_SIGNED);
+            nc_write(session, a, av);
+            nc_write(session, real, xv);
+            nc_write(session, fake_x, xv);
+            nc_run(plan);
+            double got = nc_read_scalar(plan, penalty), want = norm2(av, D) * norm2(av, D);
+            wg_shape one = wg_shape1(1);
+            nc_expect_close("R1 from the context's scores", &got, &want, &one, 1e-12, 1e-14);
+        } else if (k == 1) {
+            assert_int_equal(seen.old_calls, 1);
+            assert_int_equal(seen.real, real);
+            assert_int_equal(seen.fake, fake_x);
+            assert_true(penalty != WG_NONE);
+        } else {
+            assert_int_equal(seen.ctx_calls + seen.old_calls, 0);
+            assert_int_equal(penalty, WG_NONE);
+        }
+        pc_teardown(NULL);
+    }
+}
+
 /* ---- none ---- */
 
 static void test_none(void **state) {
@@ -467,7 +581,10 @@ static void test_none(void **state) {
     void *none = pc_create(p, "");
     assert_null(p->vt.lipschitz.reparametrize);
     assert_null(p->vt.lipschitz.penalty);
+    assert_null(p->vt.lipschitz.penalty_ctx);
     assert_null(p->vt.lipschitz.project);
+    assert_null(p->vt.lipschitz.create); /* stateless */
+    assert_null(p->vt.lipschitz.destroy);
     assert_int_equal(p->vt.lipschitz.flags, 0);
     wg_build *build = pc_build(WG_F64, 4, p, none);
     wg_node w = wg_build_param(build, "fc.weight", wg_shape2(3, 3), (wg_init){0}, WG_PARAM_WEIGHT);
@@ -487,6 +604,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_spectral_norm, pc_teardown),
         cmocka_unit_test_teardown(test_spectral_norm_config_errors, pc_teardown),
         cmocka_unit_test_teardown(test_spectral_norm_only_critic_weights, pc_teardown),
+        cmocka_unit_test_teardown(test_penalty_hooks, pc_teardown),
         cmocka_unit_test_teardown(test_none, pc_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, pc_group_teardown);

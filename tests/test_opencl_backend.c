@@ -267,7 +267,7 @@ static void test_random(void **state) {
         h_init(&h, dtype);
         wg_node_data *d =
             h_op(&h, normal ? WG_OP_RANDOM_NORMAL : WG_OP_RANDOM_UNIFORM, SHAPE(17, 61), 0);
-        d->ival[0] = 5;
+        d->lval[0] = 5;
         d->param[0] = normal ? 0.5 : -2.0;
         d->param[1] = normal ? 1.5 : 3.0;
         wg_status st;

@@ -62,11 +62,17 @@ WG_API wg_node wg_input(wg_graph *graph, wg_shape shape, const char *name);
  * running statistics. Initialised by wg_session_write, changed by wg_assign. */
 WG_API wg_node wg_variable(wg_graph *graph, wg_shape shape, const char *name);
 WG_API wg_node wg_constant(wg_graph *graph, wg_shape shape, double value);
-/* Counter-based (Philox4x32-10) draws: element i of a draw depends only on the
- * session seed, the draw's stream number and the step counter, so every device
- * produces the same numbers. New numbers each step. No gradient flows through. */
-WG_API wg_node wg_random_uniform(wg_graph *graph, wg_shape shape, double low, double high);
-WG_API wg_node wg_random_normal(wg_graph *graph, wg_shape shape, double mean, double stddev);
+/* Counter-based (Philox4x32-10) draws, new numbers each step, no gradient. A draw is
+ * named, and element i depends only on the session seed, the step counter and the
+ * draw's key, never on the other draws of the graph or their order, so every device
+ * produces the same numbers and adding a draw changes no other. The key is `name`,
+ * prefixed by the runtime with who draws while it traces a step (a penalty's "alpha"
+ * becomes "critic_step/lipschitz.dragan/alpha"; see docs/random.md). Two draws of one
+ * key in a graph are an error: to use the same numbers twice, use the node twice. */
+WG_API wg_node wg_random_uniform(wg_graph *graph, const char *name, wg_shape shape, double low,
+                                 double high);
+WG_API wg_node wg_random_normal(wg_graph *graph, const char *name, wg_shape shape, double mean,
+                                double stddev);
 
 /* ---- element-wise, with numpy broadcasting for binary ops ---- */
 WG_API wg_node wg_add(wg_graph *graph, wg_node a, wg_node b);
@@ -93,6 +99,9 @@ WG_API wg_node wg_clamp(wg_graph *graph, wg_node x, double low, double high);
 WG_API wg_node wg_step(wg_graph *graph, wg_node x);
 /* 1 where low < x < high, else 0. Derivative zero. */
 WG_API wg_node wg_in_range(wg_graph *graph, wg_node x, double low, double high);
+/* x itself, but no gradient flows back through it (PyTorch's detach): every
+ * derivative of it is zero. Costs nothing: it shares x's storage. */
+WG_API wg_node wg_stop_gradient(wg_graph *graph, wg_node x);
 
 /* ---- shape ---- */
 /* Sum over the axes whose bit is set in axes_mask (bit k = axis k). */
@@ -100,6 +109,10 @@ WG_API wg_node wg_sum(wg_graph *graph, wg_node x, unsigned axes_mask, bool keepd
 WG_API wg_node wg_mean(wg_graph *graph, wg_node x, unsigned axes_mask, bool keepdim);
 WG_API wg_node wg_sum_all(wg_graph *graph, wg_node x);  /* shape [1] */
 WG_API wg_node wg_mean_all(wg_graph *graph, wg_node x); /* shape [1] */
+/* Per-sample Euclidean norm of x [N, ...]: sqrt(sum of x^2 over every axis but the
+ * first + eps), shape [N]. eps > 0 keeps its derivative finite where a sample is all
+ * zeros (the gradient penalty's |grad|); eps 0 gives the plain norm. */
+WG_API wg_node wg_norm_per_sample(wg_graph *graph, wg_node x, double eps);
 /* Broadcast x to `shape` (numpy rules), and its adjoint: sum x down to `shape`. */
 WG_API wg_node wg_expand(wg_graph *graph, wg_node x, wg_shape shape);
 WG_API wg_node wg_sum_to(wg_graph *graph, wg_node x, wg_shape shape);
@@ -155,8 +168,11 @@ WG_API wg_node wg_assign(wg_graph *graph, wg_node variable, wg_node value);
 /* ---- autodiff ---- */
 /* Appends to the graph the gradient of the one-element node `y` with respect to each of
  * wrt[0..count), written to grads[0..count). Backward rules are built from the ops of
- * this header, so the result can be differentiated again. A node that y does not
- * depend on gets a zero constant. */
+ * this header, so the result can be differentiated again. A wrt node may be any node,
+ * computed ones included (the gradient penalty differentiates with respect to its
+ * interpolates): its gradient sums the paths from it to y, as if it were an input. A
+ * node that y does not depend on, or reaches only through wg_stop_gradient, gets a
+ * zero constant. */
 WG_API wg_status wg_grad(wg_graph *graph, wg_node y, int count, const wg_node *wrt, wg_node *grads);
 
 #ifdef __cplusplus

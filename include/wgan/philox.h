@@ -2,10 +2,17 @@
  * verbatim by the C backends and the OpenCL kernels so every device draws the same
  * bits for the same (seed, stream, step, element).
  *
- * Element i of a draw uses the block counter (i, stream, step_lo, step_hi) under the
- * key (seed_lo, seed_hi): uniform takes word 0, normal takes words 0 and 1
- * (Box-Muller, cosine branch). Uniform values are ((x >> 8) + 0.5) / 2^24, in (0, 1),
- * so log() of one is always finite. */
+ * A draw is named by a key string ("critic_step/lipschitz.gradient_penalty/alpha"),
+ * never by the order in which draws were made: its 64-bit stream is
+ * wg_philox_stream(key), FNV-1a over the key's bytes followed by MurmurHash3's fmix64
+ * finaliser. Element i of a draw at step t uses the block counter (i_lo, i_hi, t_lo,
+ * t_hi) under the key seed ^ stream (low word first). For a fixed seed, distinct
+ * streams give distinct keys, so two draws share numbers only when their key strings
+ * hash alike: about 2^-64 per pair, and the graph refuses two draws of one stream.
+ *
+ * Uniform takes word 0, normal takes words 0 and 1 (Box-Muller, cosine branch).
+ * Uniform values are ((x >> 8) + 0.5) / 2^24, in (0, 1), so log() of one is always
+ * finite. */
 #ifndef WGAN_PHILOX_H
 #define WGAN_PHILOX_H
 
@@ -19,6 +26,10 @@ typedef uint32_t wg_u32;
 typedef uint64_t wg_u64;
 #define WG_PHILOX_INLINE static inline
 #endif
+
+/* The step of host-side draws made once per run (parameter initialisation, the fixed
+ * noise of pictures and evaluations): a step no session reaches. */
+#define WG_PHILOX_HOST_STEP (~(wg_u64)0)
 
 typedef struct wg_philox_block {
     wg_u32 x[4];
@@ -48,15 +59,31 @@ WG_PHILOX_INLINE wg_philox_block wg_philox4x32(wg_u32 c0, wg_u32 c1, wg_u32 c2, 
     return b;
 }
 
-WG_PHILOX_INLINE wg_philox_block wg_philox_element(wg_u64 element, wg_u32 stream, wg_u64 step,
+WG_PHILOX_INLINE wg_philox_block wg_philox_element(wg_u64 element, wg_u64 stream, wg_u64 step,
                                                    wg_u64 seed) {
-    return wg_philox4x32((wg_u32)element, stream, (wg_u32)step, (wg_u32)(step >> 32),
-                         (wg_u32)seed, (wg_u32)(seed >> 32));
+    const wg_u64 key = seed ^ stream;
+    return wg_philox4x32((wg_u32)element, (wg_u32)(element >> 32), (wg_u32)step,
+                         (wg_u32)(step >> 32), (wg_u32)key, (wg_u32)(key >> 32));
 }
 
 /* 24-bit uniform in (0, 1), exactly representable in float. */
 WG_PHILOX_INLINE float wg_philox_unit(wg_u32 bits) {
     return ((float)(bits >> 8) + 0.5f) * (1.0f / 16777216.0f);
 }
+
+#ifndef __OPENCL_VERSION__
+/* The stream of the draw named `key` (a NUL-terminated string). */
+WG_PHILOX_INLINE wg_u64 wg_philox_stream(const char *key) {
+    wg_u64 h = 0xcbf29ce484222325u; /* FNV-1a 64 */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 0x100000001b3u;
+    h ^= h >> 33; /* fmix64: every input bit reaches every output bit */
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 33;
+    return h;
+}
+#endif
 
 #endif

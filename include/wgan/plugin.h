@@ -12,12 +12,47 @@
  * below; they never see a device. Errors are returned as wg_status with a message set
  * through wg_fail(); a plugin never aborts the process on bad configuration.
  *
- * A minimal plugin:
+ * A minimal plugin (stateless: no create, no destroy):
  *
- *     static const wg_loss_vtable vt = {sizeof vt, create, destroy, critic_loss, gen_loss};
+ *     static const wg_loss_vtable vt = {sizeof vt, NULL, NULL, critic_loss, gen_loss};
  *     static const wg_plugin_desc desc = WG_PLUGIN_DESC(WG_PLUGIN_LOSS, "hinge",
  *                                                       "hinge loss", &vt);
  *     WG_PLUGIN_EXPORT_ONE(desc)
+ *
+ * Lifetime. `create` runs once per plugin and experiment (a `wgan run`, each run of a
+ * `wgan compare`), after the configuration is read and before anything is traced; its
+ * state goes to every other hook and, when not NULL, once to `destroy` as the
+ * experiment ends. Both may be NULL (ABI 1.2): the state is then NULL, and since the
+ * runtime refuses keys that `create` did not read, such a plugin accepts no keys. When
+ * `create` fails, `destroy` is not called and *state is ignored: free what was made
+ * before returning the error.
+ *
+ * Step graphs are traced once and replayed every step, so the hooks that build nodes
+ * run while tracing, a few times per experiment, never once per step:
+ *   - lipschitz `penalty` / `penalty_ctx`: once, in the critic step (never for the
+ *     generator step, the diagnostics or the evaluation);
+ *   - loss `critic_loss`: once (critic step); `generator_loss`: once (generator step);
+ *   - lipschitz `reparametrize`: once per critic weight in every trace that applies the
+ *     critic (critic step, generator step, diagnostics, evaluation), so several times;
+ *   - lipschitz `project`: once per critic parameter, in the projection trace;
+ *   - arch `generator` / `critic`: once per application; the critic is applied several
+ *     times in one trace (real batch, generated batch, each wg_critic_fn call of a
+ *     penalty), sharing its parameters through wg_build_param's names.
+ *
+ * Strings a plugin passes to the runtime (parameter, state and metric names, node
+ * names, random draw names) are copied: they need not outlive the call. The strings of
+ * a wg_plugin_desc must live as long as the library (string literals).
+ *
+ * Metrics: the `critic_loss` column of metrics.csv is the loss plugin's critic loss
+ * alone; the penalty is the `penalty` column, and the critic minimises their sum.
+ *
+ * Gradients: wg_grad accepts computed nodes as `wrt` (the gradient penalty takes the
+ * critic's gradient at its interpolates), and its result can be differentiated again;
+ * wg_stop_gradient cuts a path.
+ *
+ * Random numbers: name every draw (wg_random_uniform's `name`); the runtime prefixes
+ * the key with who draws ("critic_step/lipschitz.<plugin>/<name>"), so a plugin's draws
+ * never move anyone else's numbers. The rule and the key layout: docs/random.md.
  */
 #ifndef WGAN_PLUGIN_H
 #define WGAN_PLUGIN_H
@@ -34,7 +69,7 @@ extern "C" {
 #endif
 
 #define WG_PLUGIN_ABI_MAJOR 1
-#define WG_PLUGIN_ABI_MINOR 1
+#define WG_PLUGIN_ABI_MINOR 2
 #define WG_PLUGIN_ENTRY_NAME "wg_plugin_entry"
 
 typedef enum wg_plugin_kind {
@@ -111,7 +146,8 @@ WG_API wg_node wg_build_state(wg_build *build, const char *name, wg_shape shape,
 WG_API void wg_build_add_update(wg_build *build, wg_node assign);
 /* Number of samples in the batch being built. */
 WG_API int64_t wg_build_batch(const wg_build *build);
-/* Adds a named scalar (a [1] node) to the metrics logged for the step. */
+/* Adds a named scalar (a [1] node) to the metrics logged for the step; the name has
+ * 1 to 47 characters. */
 WG_API void wg_build_add_metric(wg_build *build, const char *name, wg_node value);
 
 /* ---- lipschitz ---- */
@@ -129,30 +165,47 @@ enum {
     WG_LIPSCHITZ_PER_SAMPLE_GRADIENTS = 1u << 0,
 };
 
+/* What the penalty of a critic step is built from (ABI 1.2). The runtime fills
+ * struct_size with its own sizeof; fields are only ever appended, and the loader never
+ * gives a plugin a context older than the headers it was built with. */
+typedef struct wg_penalty_context {
+    uint32_t struct_size;
+    const wg_critic_fn *critic;
+    wg_node real, fake; /* the step's batches, [N, sample...] */
+    /* critic(real) and critic(fake) of this step, [N, 1]: the very nodes the loss
+     * sees, so a penalty on them (R1 at the real batch) needs no second forward pass */
+    wg_node real_scores, fake_scores;
+} wg_penalty_context;
+
 typedef struct wg_lipschitz_vtable {
     uint32_t struct_size;
     unsigned flags;
-    wg_status (*create)(const wg_cfg *config, void **state);
-    void (*destroy)(void *state);
+    wg_status (*create)(const wg_cfg *config, void **state); /* optional */
+    void (*destroy)(void *state);                            /* optional */
     /* Optional. The weight the critic's forward pass uses in place of `weight`. Called
      * once per weight per step graph; may create state and add updates. */
     wg_status (*reparametrize)(void *state, wg_build *build, const char *name, wg_node weight,
                                wg_node *used);
-    /* Optional. A term added to the critic loss; `real` and `fake` are batches. */
+    /* Optional. A term added to the critic loss; `real` and `fake` are batches. ABI 1.0's
+     * form of penalty_ctx, which is used instead when a plugin sets both. */
     wg_status (*penalty)(void *state, wg_build *build, const wg_critic_fn *critic, wg_node real,
                          wg_node fake, wg_node *penalty);
     /* Optional. The value a critic weight takes after an optimizer update: given the
      * updated value, return the projected one (weight clipping). */
     wg_status (*project)(void *state, wg_build *build, const char *name, wg_param_role role,
                          wg_node updated, wg_node *projected);
+    /* Optional (ABI 1.2). A term added to the critic loss, a [1] node, built from the
+     * step's batches and the critic's scores on them. */
+    wg_status (*penalty_ctx)(void *state, wg_build *build, const wg_penalty_context *context,
+                             wg_node *penalty);
 } wg_lipschitz_vtable;
 
 /* ---- loss ---- */
 
 typedef struct wg_loss_vtable {
     uint32_t struct_size;
-    wg_status (*create)(const wg_cfg *config, void **state);
-    void (*destroy)(void *state);
+    wg_status (*create)(const wg_cfg *config, void **state); /* optional */
+    void (*destroy)(void *state);                            /* optional */
     /* Scores are [N, 1] critic outputs; losses are [1] nodes to minimise. */
     wg_status (*critic_loss)(void *state, wg_build *build, wg_node real_scores, wg_node fake_scores,
                              wg_node *loss);
@@ -163,9 +216,9 @@ typedef struct wg_loss_vtable {
 
 typedef struct wg_arch_vtable {
     uint32_t struct_size;
-    /* sample_shape: one sample of the data, e.g. [2] or [1, 28, 28]. */
+    /* sample_shape: one sample of the data, e.g. [2] or [1, 28, 28]. Optional. */
     wg_status (*create)(const wg_cfg *config, wg_shape sample_shape, void **state);
-    void (*destroy)(void *state);
+    void (*destroy)(void *state); /* optional */
     /* Length of the generator's noise vector. */
     int64_t (*noise_dim)(void *state);
     /* z [N, noise_dim] -> samples [N, sample_shape...]. */
@@ -185,10 +238,11 @@ typedef enum wg_data_layout {
 
 typedef struct wg_data_vtable {
     uint32_t struct_size;
-    /* `seed` fixes the data order and any sampling. Missing or corrupt files are
-     * reported here (WG_ERR_IO naming the path), before training starts. */
+    /* `seed` fixes the data order and any sampling (the run's seed; key the draws as
+     * docs/random.md says). Missing or corrupt files are reported here (WG_ERR_IO
+     * naming the path), before training starts. Optional. */
     wg_status (*create)(const wg_cfg *config, uint64_t seed, void **state);
-    void (*destroy)(void *state);
+    void (*destroy)(void *state); /* optional */
     wg_status (*sample_shape)(void *state, wg_shape *shape, wg_data_layout *layout);
     /* Batch number `index` (0, 1, 2, ...) of `count` samples as float, row-major. The
      * same (seed, index) must give the same batch, so a resumed run sees the data the

@@ -18,8 +18,9 @@
  * spacing * (i, j) / 2.828 with std / 2.828; gaussian1d one mode, its mean, with its
  * std. The swiss roll has none.
  *
- * Except for 25gaussians' fixed set, point r of batch b is drawn from the Philox block
- * (r, stream, b, seed): the same (seed, b) always gives the same batch. */
+ * Except for 25gaussians' fixed set (key "data/set"), point r of batch b is drawn from
+ * the Philox block (r, stream of "data/points", b, seed): the same (seed, b) always
+ * gives the same batch. */
 #include "dataset.h"
 
 #define SQRT1_2 0.70710678118654752440
@@ -86,8 +87,9 @@ static wg_status twentyfive_create(const wg_cfg *config, uint64_t seed, void **s
     if (!t.points)
         return wg_fail(WG_ERR_NOMEM, "25gaussians: out of memory for %lld points", (long long)n);
     /* the reference's loop order: for each repetition, x in -2..2, y in -2..2 */
+    const uint64_t stream = wg_philox_stream(WGP_KEY_DATASET);
     for (int64_t k = 0; k < n; k++) {
-        wg_philox_block b = wg_philox_element((uint64_t)k, WGP_STREAM_DATASET, 0, seed);
+        wg_philox_block b = wg_philox_element((uint64_t)k, stream, 0, seed);
         double n0, n1;
         wgp_normal2(b.x[0], b.x[1], &n0, &n1);
         int cell = (int)(k % 25);
@@ -148,8 +150,9 @@ static wg_status toy_batch(void *state, uint64_t index, int64_t count, float *ou
         return WG_OK;
     }
     if (count < 1) return wg_fail(WG_ERR_INVALID, "toy data: batch of %lld", (long long)count);
+    const uint64_t stream = wg_philox_stream(WGP_KEY_POINTS);
     for (int64_t r = 0; r < count; r++) {
-        wg_philox_block b = wg_philox_element((uint64_t)r, WGP_STREAM_POINTS, index, t->seed);
+        wg_philox_block b = wg_philox_element((uint64_t)r, stream, index, t->seed);
         double n0, n1;
         wgp_normal2(b.x[1], b.x[2], &n0, &n1);
         switch (t->set) {

@@ -22,13 +22,12 @@
 #include "wgan/philox.h"
 #include "wgan/plugin.h"
 
-/* Philox streams of the data plugins, apart from each other (the graph's own draws
- * use a different seed). */
-enum {
-    WGP_STREAM_SHUFFLE = 0xD5A70001u,
-    WGP_STREAM_POINTS = 0xD5A70002u,
-    WGP_STREAM_DATASET = 0xD5A70003u,
-};
+/* Keys of the data plugins' draws, each a purpose (docs/random.md): host draws under
+ * the run's seed, at the step of the batch index, the epoch, or 0 for a fixed set.
+ * Keys under "data/" are the data plugin's; no other draw of a run uses one. */
+#define WGP_KEY_SHUFFLE "data/shuffle"
+#define WGP_KEY_POINTS "data/points"
+#define WGP_KEY_DATASET "data/set"
 
 /* A 32-bit word as a double uniform in (0, 1). */
 static inline double wgp_unit(uint32_t bits) {
@@ -67,9 +66,10 @@ static inline void wgp_order_free(wgp_order *order) {
 /* Fisher-Yates with one Philox block per position. */
 static inline void wgp_order_shuffle(wgp_order *order, uint64_t epoch) {
     int64_t *p = order->perm;
+    const uint64_t stream = wg_philox_stream(WGP_KEY_SHUFFLE);
     for (int64_t i = 0; i < order->n; i++) p[i] = i;
     for (int64_t i = order->n - 1; i > 0; i--) {
-        wg_philox_block b = wg_philox_element((uint64_t)i, WGP_STREAM_SHUFFLE, epoch, order->seed);
+        wg_philox_block b = wg_philox_element((uint64_t)i, stream, epoch, order->seed);
         uint64_t r = (uint64_t)b.x[0] | (uint64_t)b.x[1] << 32;
         int64_t j = (int64_t)(r % (uint64_t)(i + 1));
         int64_t t = p[i];

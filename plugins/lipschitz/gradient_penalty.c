@@ -1,6 +1,6 @@
-/* Gradient penalty (Gulrajani et al. 2017, WGAN-GP): at points x_hat = e real +
- * (1 - e) fake, with one e ~ U(0, 1) per sample, the critic's input gradient g is
- * pushed towards norm `target`:
+/* Gradient penalty (Gulrajani et al. 2017, WGAN-GP): at points x_hat = alpha real +
+ * (1 - alpha) fake, with one alpha ~ U(0, 1) per sample (the draw "alpha"), the
+ * critic's input gradient g is pushed towards norm `target`:
  *
  *     penalty = lambda * mean_i (|g_i| - target)^2          mode: two_sided
  *     penalty = lambda * mean_i max(0, |g_i| - target)^2    mode: one_sided
@@ -42,10 +42,11 @@ static void destroy(void *state) {
     free(state);
 }
 
-static wg_status penalty(void *state, wg_build *build, const wg_critic_fn *critic, wg_node real,
-                         wg_node fake, wg_node *out) {
+static wg_status penalty(void *state, wg_build *build, const wg_penalty_context *context,
+                         wg_node *out) {
     const gp_state *s = state;
     wg_graph *g = wg_build_graph(build);
+    wg_node real = context->real, fake = context->fake;
     wg_shape shape = wg_node_shape(g, real), fake_shape = wg_node_shape(g, fake);
     if (!wg_shape_equal(&shape, &fake_shape) || shape.ndim < 2) {
         char a[64], b[64];
@@ -57,21 +58,19 @@ static wg_status penalty(void *state, wg_build *build, const wg_critic_fn *criti
 
     wg_shape per_sample = shape; /* [N, 1, ...]: one weight broadcast over each sample */
     for (int k = 1; k < shape.ndim; k++) per_sample.dim[k] = 1;
-    wg_node e = wg_random_uniform(g, per_sample, 0, 1);
+    wg_node alpha = wg_random_uniform(g, "alpha", per_sample, 0, 1);
     wg_node x_hat =
-        wg_add(g, wg_mul(g, e, real), wg_mul(g, wg_add_scalar(g, wg_neg(g, e), 1), fake));
+        wg_add(g, wg_mul(g, alpha, real), wg_mul(g, wg_add_scalar(g, wg_neg(g, alpha), 1), fake));
     wg_node_set_name(g, x_hat, "gradient_penalty.x_hat");
 
     wg_node score = WG_NONE;
-    wg_status status = critic->apply(critic->self, build, x_hat, &score);
+    wg_status status = context->critic->apply(context->critic->self, build, x_hat, &score);
     if (status != WG_OK) return status;
     wg_node grad = WG_NONE;
     status = wg_grad(g, wg_sum_all(g, score), 1, &x_hat, &grad);
     if (status != WG_OK) return status;
 
-    unsigned non_batch = ((1u << shape.ndim) - 1) & ~1u;
-    wg_node norm =
-        wg_sqrt(g, wg_add_scalar(g, wg_sum(g, wg_square(g, grad), non_batch, false), s->epsilon));
+    wg_node norm = wg_norm_per_sample(g, grad, s->epsilon);
     wg_node excess = wg_add_scalar(g, norm, -s->target);
     if (s->one_sided) excess = wg_relu(g, excess);
     *out = wg_scale(g, wg_mean_all(g, wg_square(g, excess)), s->lambda);
@@ -80,8 +79,11 @@ static wg_status penalty(void *state, wg_build *build, const wg_critic_fn *criti
     return wg_graph_status(g);
 }
 
-static const wg_lipschitz_vtable vtable = {
-    sizeof vtable, WG_LIPSCHITZ_PER_SAMPLE_GRADIENTS, create, destroy, NULL, penalty, NULL};
+static const wg_lipschitz_vtable vtable = {.struct_size = sizeof vtable,
+                                           .flags = WG_LIPSCHITZ_PER_SAMPLE_GRADIENTS,
+                                           .create = create,
+                                           .destroy = destroy,
+                                           .penalty_ctx = penalty};
 static const wg_plugin_desc desc =
     WG_PLUGIN_DESC(WG_PLUGIN_LIPSCHITZ, "gradient_penalty",
                    "WGAN-GP: lambda * (|grad critic(x_hat)| - target)^2 at interpolates "

@@ -98,8 +98,10 @@ static wg_status reparametrize(void *state, wg_build *build, const char *name, w
     return wg_graph_status(g);
 }
 
-static const wg_lipschitz_vtable vtable = {sizeof vtable, 0,    create, destroy,
-                                           reparametrize, NULL, NULL};
+static const wg_lipschitz_vtable vtable = {.struct_size = sizeof vtable,
+                                           .create = create,
+                                           .destroy = destroy,
+                                           .reparametrize = reparametrize};
 static const wg_plugin_desc desc =
     WG_PLUGIN_DESC(WG_PLUGIN_LIPSCHITZ, "spectral_norm",
                    "spectral normalisation: critic weights divided by their largest singular "

@@ -44,7 +44,8 @@ static wg_status project(void *state, wg_build *build, const char *name, wg_para
     return wg_graph_status(graph);
 }
 
-static const wg_lipschitz_vtable vtable = {sizeof vtable, 0, create, destroy, NULL, NULL, project};
+static const wg_lipschitz_vtable vtable = {
+    .struct_size = sizeof vtable, .create = create, .destroy = destroy, .project = project};
 static const wg_plugin_desc desc = WG_PLUGIN_DESC(
     WG_PLUGIN_LIPSCHITZ, "weight_clip",
     "WGAN weight clipping: critic parameters clamped to [-clip, clip] (clip 0.01)", &vtable);

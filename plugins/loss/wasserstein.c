@@ -2,16 +2,6 @@
  * mean(real) - mean(fake), the generator maximises mean(fake). */
 #include "wgan/plugin.h"
 
-static wg_status create(const wg_cfg *config, void **state) {
-    (void)config;
-    *state = NULL;
-    return WG_OK;
-}
-
-static void destroy(void *state) {
-    (void)state;
-}
-
 static wg_status critic_loss(void *state, wg_build *build, wg_node real, wg_node fake,
                              wg_node *loss) {
     (void)state;
@@ -27,7 +17,7 @@ static wg_status generator_loss(void *state, wg_build *build, wg_node fake, wg_n
     return wg_graph_status(g);
 }
 
-static const wg_loss_vtable vtable = {sizeof vtable, create, destroy, critic_loss, generator_loss};
+static const wg_loss_vtable vtable = {sizeof vtable, NULL, NULL, critic_loss, generator_loss};
 static const wg_plugin_desc desc =
     WG_PLUGIN_DESC(WG_PLUGIN_LOSS, "wasserstein",
                    "WGAN: critic mean(fake) - mean(real), generator -mean(fake)", &vtable);

@@ -114,7 +114,9 @@ static void node_backward(wg_graph *g, wg_node y, const wg_node_data *d, wg_node
     case WG_OP_BINARY: binary_backward(g, y, d, gy, gx); break;
     case WG_OP_SUM_TO: gx[0] = wg_expand(g, gy, wg_node_shape(g, x)); break;
     case WG_OP_EXPAND: gx[0] = wg_sum_to(g, gy, wg_node_shape(g, x)); break;
-    case WG_OP_RESHAPE: gx[0] = wg_reshape(g, gy, wg_node_shape(g, x)); break;
+    case WG_OP_RESHAPE:
+        if (!d->ival[0]) gx[0] = wg_reshape(g, gy, wg_node_shape(g, x)); /* else stop_gradient */
+        break;
     case WG_OP_PERMUTE: {
         int inverse[WG_MAX_DIMS];
         for (int k = 0; k < d->shape.ndim; k++) inverse[d->ival[k]] = k;
@@ -160,7 +162,7 @@ wg_status wg_grad(wg_graph *g, wg_node y, int count, const wg_node *wrt, wg_node
     for (int i = 0; i < n; i++) {
         adjoint[i] = WG_NONE;
         const wg_node_data *d = &g->nodes[i];
-        if (d->op == WG_OP_ASSIGN) continue;
+        if (d->op == WG_OP_ASSIGN || (d->op == WG_OP_RESHAPE && d->ival[0])) continue;
         for (int k = 0; k < d->n_inputs && !needed[i]; k++) needed[i] = needed[d->input[k]];
     }
     if (needed[y]) adjoint[y] = wg_constant(g, g->nodes[y].shape, 1.0);

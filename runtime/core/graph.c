@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "philox.h"
+
 /* ---- shapes ---- */
 
 wg_shape wg_shape1(int64_t d0) {
@@ -70,6 +72,7 @@ void wg_graph_free(wg_graph *graph) {
     if (!graph) return;
     for (int i = 0; i < graph->count; i++) free(graph->nodes[i].name);
     free(graph->nodes);
+    free(graph->random_scope);
     free(graph);
 }
 
@@ -195,26 +198,75 @@ wg_node wg_constant(wg_graph *graph, wg_shape shape, double value) {
     return wg_graph_push(graph, &node);
 }
 
-static wg_node random_draw(wg_graph *graph, wg_op op, wg_shape shape, double a, double b) {
+wg_status wg_graph_set_random_scope(wg_graph *graph, const char *scope) {
+    char *copy = NULL;
+    if (scope && *scope && !(copy = strdup(scope)))
+        return wg_fail(WG_ERR_NOMEM, "out of memory naming random draws");
+    free(graph->random_scope);
+    graph->random_scope = copy;
+    return WG_OK;
+}
+
+static bool is_random(wg_op op) {
+    return op == WG_OP_RANDOM_UNIFORM || op == WG_OP_RANDOM_NORMAL;
+}
+
+/* A draw's stream comes from its key alone (philox.h); a second draw of the same
+ * stream in this graph would repeat the first one's numbers, so it is refused, naming
+ * both draws. The node's name is its key. */
+static wg_node random_draw(wg_graph *graph, wg_op op, const char *name, wg_shape shape, double a,
+                           double b) {
+    if (graph->status != WG_OK) return WG_NONE;
+    if (!name || !*name)
+        return wg_graph_fail(graph, WG_ERR_INVALID, "a random draw needs a name (its key)");
+    const char *scope = graph->random_scope ? graph->random_scope : "";
+    size_t size = strlen(scope) + 1 + strlen(name) + 1;
+    char *key = malloc(size);
+    if (!key) return wg_graph_fail(graph, WG_ERR_NOMEM, "out of memory naming a random draw");
+    snprintf(key, size, "%s%s%s", scope, *scope ? "/" : "", name);
+    uint64_t stream = wg_philox_stream(key);
+    for (int i = 0; i < graph->count; i++) {
+        const wg_node_data *other = &graph->nodes[i];
+        if (!is_random(other->op) || (uint64_t)other->lval[0] != stream) continue;
+        const char *other_key = other->name ? other->name : "";
+        if (strcmp(other_key, key) == 0)
+            wg_graph_fail(graph, WG_ERR_INVALID,
+                          "random draw '%s' (node %d) is drawn again by node %d: every draw "
+                          "needs its own name (use one node to use the same numbers twice)",
+                          key, i, graph->count);
+        else
+            wg_graph_fail(graph, WG_ERR_INVALID,
+                          "random draws '%s' (node %d) and '%s' (node %d) have the same "
+                          "stream 0x%016llx (a renamed node of that key, or two keys whose "
+                          "hashes collide): rename one",
+                          other_key, i, key, graph->count, (unsigned long long)stream);
+        free(key);
+        return WG_NONE;
+    }
     wg_node_data node = {.op = op, .shape = shape, .param = {a, b}};
-    node.ival[0] = graph->random_streams;
+    node.lval[0] = (int64_t)stream;
     wg_node out = wg_graph_push(graph, &node);
-    if (out != WG_NONE) graph->random_streams++;
+    if (out != WG_NONE)
+        graph->nodes[out].name = key;
+    else
+        free(key);
     return out;
 }
 
-wg_node wg_random_uniform(wg_graph *graph, wg_shape shape, double low, double high) {
+wg_node wg_random_uniform(wg_graph *graph, const char *name, wg_shape shape, double low,
+                          double high) {
     if (!(low < high))
         return wg_graph_fail(graph, WG_ERR_INVALID, "uniform draw needs low < high, got %g, %g",
                              low, high);
-    return random_draw(graph, WG_OP_RANDOM_UNIFORM, shape, low, high);
+    return random_draw(graph, WG_OP_RANDOM_UNIFORM, name, shape, low, high);
 }
 
-wg_node wg_random_normal(wg_graph *graph, wg_shape shape, double mean, double stddev) {
+wg_node wg_random_normal(wg_graph *graph, const char *name, wg_shape shape, double mean,
+                         double stddev) {
     if (!(stddev >= 0))
         return wg_graph_fail(graph, WG_ERR_INVALID, "normal draw needs stddev >= 0, got %g",
                              stddev);
-    return random_draw(graph, WG_OP_RANDOM_NORMAL, shape, mean, stddev);
+    return random_draw(graph, WG_OP_RANDOM_NORMAL, name, shape, mean, stddev);
 }
 
 /* ---- element-wise ---- */
@@ -339,6 +391,18 @@ wg_node wg_reshape(wg_graph *graph, wg_node x, wg_shape shape) {
     }
     if (wg_shape_equal(&shape, shape_of(graph, x))) return x;
     return push_op(graph, WG_OP_RESHAPE, shape, 1, x, WG_NONE);
+}
+
+/* A reshape to the same shape, flagged so that autodiff passes nothing back: the
+ * planner aliases it like any reshape, so it has no kernel. */
+wg_node wg_stop_gradient(wg_graph *graph, wg_node x) {
+    if (!inputs_ok(graph, 1, &x)) return WG_NONE;
+    wg_node_data node = {.op = WG_OP_RESHAPE,
+                         .n_inputs = 1,
+                         .input = {x, WG_NONE, WG_NONE},
+                         .shape = *shape_of(graph, x)};
+    node.ival[0] = 1;
+    return wg_graph_push(graph, &node);
 }
 
 /* `shape` padded with leading 1s to `ndim` dimensions. */

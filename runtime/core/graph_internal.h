@@ -11,14 +11,15 @@ typedef enum wg_op {
     WG_OP_INPUT,          /* persistent, host-fed */
     WG_OP_VARIABLE,       /* persistent, device state */
     WG_OP_CONSTANT,       /* fill with param[0] */
-    WG_OP_RANDOM_UNIFORM, /* param[0] low, param[1] high, ival[0] stream */
-    WG_OP_RANDOM_NORMAL,  /* param[0] mean, param[1] stddev, ival[0] stream */
+    WG_OP_RANDOM_UNIFORM, /* param[0] low, param[1] high, lval[0] stream (philox.h), name key */
+    WG_OP_RANDOM_NORMAL,  /* param[0] mean, param[1] stddev, lval[0] stream, name key */
     WG_OP_MAP,            /* unary element-wise, map code in ival[0], scalars in param[] */
     WG_OP_BINARY,         /* broadcast element-wise, binary code in ival[0] */
     WG_OP_SUM_TO,         /* sum over the axes where the output has extent 1 and the input
                              does not; input and output have the same ndim */
     WG_OP_EXPAND,         /* broadcast to the output shape (same ndim, input extents 1 or equal) */
-    WG_OP_RESHAPE,        /* same elements, new shape: planned as an alias, no kernel */
+    WG_OP_RESHAPE,        /* same elements, new shape: planned as an alias, no kernel;
+                             ival[0] 1: stop_gradient (no gradient flows back) */
     WG_OP_PERMUTE,        /* ival[k] = input axis of output axis k */
     WG_OP_SLICE,          /* lval[k] = start along axis k */
     WG_OP_PAD,            /* lval[k] = where the input starts along axis k; rest zero */
@@ -67,7 +68,7 @@ struct wg_graph {
     wg_dtype dtype;
     int count, capacity;
     wg_node_data *nodes;
-    int random_streams; /* next stream number for a random draw */
+    char *random_scope; /* prefix of the keys of random draws, NULL for none */
     wg_status status;   /* first build error */
     char error[512];
 };
@@ -82,6 +83,9 @@ void wg_shape_strides(const wg_shape *shape, int64_t strides[WG_MAX_DIMS]);
 /* Appends a node after checking inputs; returns WG_NONE when the graph already
  * failed or an input is WG_NONE. Used by builders and autodiff. */
 wg_node wg_graph_push(wg_graph *graph, const wg_node_data *node);
+/* Random draws made from now on are keyed "<scope>/<name>" (just "<name>" when scope
+ * is NULL or empty); the runtime sets it to say who draws. Copied. */
+wg_status wg_graph_set_random_scope(wg_graph *graph, const char *scope);
 /* Records the first build error and returns WG_NONE. */
 wg_node wg_graph_fail(wg_graph *graph, wg_status status, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -1,5 +1,5 @@
-/* Batch and layer normalisation, composed of primitive ops so that autodiff
- * differentiates them to any order without special rules. */
+/* Batch and layer normalisation and the per-sample norm, composed of primitive ops so
+ * that autodiff differentiates them to any order without special rules. */
 #include "graph_internal.h"
 
 #include <stddef.h>
@@ -72,4 +72,13 @@ wg_node wg_layer_norm(wg_graph *graph, wg_node x, wg_node gamma, wg_node beta, d
     wg_shape sample = shape;
     sample.dim[0] = 1;
     return affine(graph, y, gamma, beta, sample);
+}
+
+wg_node wg_norm_per_sample(wg_graph *graph, wg_node x, double eps) {
+    if (x == WG_NONE || graph->status != WG_OK) return WG_NONE;
+    if (!(eps >= 0))
+        return wg_graph_fail(graph, WG_ERR_INVALID, "norm_per_sample needs eps >= 0, got %g", eps);
+    int ndim = wg_node_shape(graph, x).ndim;
+    wg_node sum = wg_sum(graph, wg_square(graph, x), ((1u << ndim) - 1) & ~1u, false);
+    return wg_sqrt(graph, eps > 0 ? wg_add_scalar(graph, sum, eps) : sum);
 }

@@ -149,7 +149,7 @@ static wg_node cross_entropy(wg_graph *g, wg_node logits, wg_node onehot) {
 
 static wg_status trace(wg_classifier *c, int64_t batch, bool training) {
     wg_build b;
-    wg_build_begin(&b, c->graph, &c->registry, batch, NULL, NULL);
+    wg_build_begin(&b, c->graph, &c->registry, "classifier", batch, NULL, NULL);
     wg_build_set_network(&b, "classifier");
     wg_node x = wg_input(c->graph, wg_shape4(batch, 1, WG_CLASSIFIER_SIDE, WG_CLASSIFIER_SIDE),
                          training ? "classifier_train_x" : "classifier_x");

@@ -12,6 +12,7 @@
 #include "io/fileio.h"
 #include "wgan/optim.h"
 #include "wgan/session.h"
+#include "plugin/instance.h"
 #include "io/plot.h"
 
 wg_jsw_options wg_jsw_defaults(void) {
@@ -65,8 +66,10 @@ typedef struct net {
 
 static wg_status apply_critic(void *self, wg_build *b, wg_node x, wg_node *score) {
     net *n = self;
-    wg_build_set_network(b, "critic");
-    return n->arch->vt.arch.critic(n->states[0], b, x, score);
+    wg_build_enter_network(b, "critic");
+    wg_status s = n->arch->vt.arch.critic(n->states[0], b, x, score);
+    wg_build_leave(b);
+    return s;
 }
 
 typedef struct node_list {
@@ -86,20 +89,18 @@ static wg_status push(node_list *l, wg_node node) {
 static wg_status trace(net *n, const wg_jsw_options *o, int64_t batch, bool training,
                        node_list *targets) {
     wg_graph *g = n->graph;
-    const wg_lipschitz_vtable *lip = n->lipschitz ? &n->lipschitz->vt.lipschitz : NULL;
     wg_build b;
-    wg_build_begin(&b, g, &n->registry, batch, lip, n->states[2]);
+    wg_build_begin(&b, g, &n->registry, training ? "jsw_train" : "jsw_estimate", batch,
+                   n->lipschitz, n->states[2]);
     wg_build_set_network(&b, "critic");
-    wg_node real = wg_random_normal(g, wg_shape2(batch, 1), 0, o->std);
-    wg_node fake = wg_add(g, wg_random_normal(g, wg_shape2(batch, 1), 0, o->std), n->shift);
+    wg_node real = wg_random_normal(g, "real", wg_shape2(batch, 1), 0, o->std);
+    wg_node fake = wg_add(g, wg_random_normal(g, "fake", wg_shape2(batch, 1), 0, o->std), n->shift);
     wg_node s_real = WG_NONE, s_fake = WG_NONE, loss = WG_NONE, penalty = WG_NONE;
     wg_status s = apply_critic(n, &b, real, &s_real);
     if (s == WG_OK) s = apply_critic(n, &b, fake, &s_fake);
-    if (s == WG_OK) s = n->loss->vt.loss.critic_loss(n->states[1], &b, s_real, s_fake, &loss);
-    if (s == WG_OK && training && lip && lip->penalty) {
-        wg_critic_fn fn = {apply_critic, n};
-        s = lip->penalty(n->states[2], &b, &fn, real, fake, &penalty);
-    }
+    if (s == WG_OK) s = wg_build_critic_loss(&b, n->loss, n->states[1], s_real, s_fake, &loss);
+    wg_critic_fn fn = {apply_critic, n};
+    if (s == WG_OK && training) s = wg_build_penalty(&b, &fn, real, fake, s_real, s_fake, &penalty);
     if (s == WG_OK) s = wg_build_check(&b);
     for (int i = 0; i < b.n_updates && s == WG_OK && training; i++) s = push(targets, b.updates[i]);
     wg_build_end(&b);
@@ -134,9 +135,9 @@ static void net_free(net *n) {
     wg_session_free(n->session);
     wg_registry_free(&n->registry);
     wg_graph_free(n->graph);
-    if (n->states[0]) n->arch->vt.arch.destroy(n->states[0]);
-    if (n->states[1]) n->loss->vt.loss.destroy(n->states[1]);
-    if (n->states[2]) n->lipschitz->vt.lipschitz.destroy(n->states[2]);
+    if (n->arch) wg_plugin_destroy(n->arch, n->states[0]);
+    if (n->loss) wg_plugin_destroy(n->loss, n->states[1]);
+    if (n->lipschitz) wg_plugin_destroy(n->lipschitz, n->states[2]);
     for (int i = 0; i < 3; i++) wg_cfg_free(n->configs[i]);
     *n = (net){0};
 }
@@ -155,10 +156,12 @@ static wg_status net_open(net *n, const wg_plugins *plugins, wg_device *device,
     if (s == WG_OK) s = wg_cfg_load_string("jsw arch", arch_yaml, &n->configs[0]);
     if (s == WG_OK) s = wg_cfg_load_string("jsw loss", "", &n->configs[1]);
     if (s == WG_OK) s = wg_cfg_load_string("jsw lipschitz", lip_yaml, &n->configs[2]);
-    if (s == WG_OK) s = n->arch->vt.arch.create(n->configs[0], wg_shape1(1), &n->states[0]);
-    if (s == WG_OK) s = n->loss->vt.loss.create(n->configs[1], &n->states[1]);
+    if (s == WG_OK)
+        s = wg_plugin_create(n->arch, n->configs[0], o->seed, wg_shape1(1), &n->states[0]);
+    if (s == WG_OK)
+        s = wg_plugin_create(n->loss, n->configs[1], o->seed, wg_shape1(1), &n->states[1]);
     if (s == WG_OK && n->lipschitz)
-        s = n->lipschitz->vt.lipschitz.create(n->configs[2], &n->states[2]);
+        s = wg_plugin_create(n->lipschitz, n->configs[2], o->seed, wg_shape1(1), &n->states[2]);
     node_list train = {.n = 0}, estimate = {.n = 0};
     n->graph = s == WG_OK ? wg_graph_new(WG_F32) : NULL;
     if (s == WG_OK && !n->graph) s = wg_fail(WG_ERR_NOMEM, "out of memory");

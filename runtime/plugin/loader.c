@@ -39,31 +39,25 @@ typedef struct kind_info {
 #define REQUIRED(type, field)                                                                      \
     { offsetof(type, field), #field }
 
+/* create and destroy are optional for every kind (ABI 1.2): stateless plugins omit them. */
 static const kind_info kinds[] = {
-    {WG_PLUGIN_LIPSCHITZ,
-     "lipschitz",
-     sizeof(wg_lipschitz_vtable),
-     2,
-     {REQUIRED(wg_lipschitz_vtable, create), REQUIRED(wg_lipschitz_vtable, destroy)}},
+    {WG_PLUGIN_LIPSCHITZ, "lipschitz", sizeof(wg_lipschitz_vtable), 0, {{0, NULL}}},
     {WG_PLUGIN_LOSS,
      "loss",
      sizeof(wg_loss_vtable),
-     4,
-     {REQUIRED(wg_loss_vtable, create), REQUIRED(wg_loss_vtable, destroy),
-      REQUIRED(wg_loss_vtable, critic_loss), REQUIRED(wg_loss_vtable, generator_loss)}},
+     2,
+     {REQUIRED(wg_loss_vtable, critic_loss), REQUIRED(wg_loss_vtable, generator_loss)}},
     {WG_PLUGIN_ARCH,
      "arch",
      sizeof(wg_arch_vtable),
-     5,
-     {REQUIRED(wg_arch_vtable, create), REQUIRED(wg_arch_vtable, destroy),
-      REQUIRED(wg_arch_vtable, noise_dim), REQUIRED(wg_arch_vtable, generator),
+     3,
+     {REQUIRED(wg_arch_vtable, noise_dim), REQUIRED(wg_arch_vtable, generator),
       REQUIRED(wg_arch_vtable, critic)}},
     {WG_PLUGIN_DATA,
      "data",
      sizeof(wg_data_vtable),
-     4,
-     {REQUIRED(wg_data_vtable, create), REQUIRED(wg_data_vtable, destroy),
-      REQUIRED(wg_data_vtable, sample_shape), REQUIRED(wg_data_vtable, batch)}},
+     2,
+     {REQUIRED(wg_data_vtable, sample_shape), REQUIRED(wg_data_vtable, batch)}},
 };
 #define N_KINDS ((int)(sizeof kinds / sizeof *kinds))
 

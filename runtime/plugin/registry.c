@@ -39,8 +39,8 @@ int wg_registry_add(wg_registry *registry, const char *name, wg_node node, wg_in
     return registry->count++;
 }
 
-double wg_host_draw(const wg_init *init, uint32_t stream, uint64_t i, uint64_t seed) {
-    wg_philox_block b = wg_philox_element(i, stream, UINT64_MAX, seed);
+double wg_host_draw(const wg_init *init, uint64_t stream, uint64_t i, uint64_t seed) {
+    wg_philox_block b = wg_philox_element(i, stream, WG_PHILOX_HOST_STEP, seed);
     double u0 = wg_philox_unit(b.x[0]), u1 = wg_philox_unit(b.x[1]);
     switch (init->kind) {
     case WG_INIT_ZEROS: return 0;
@@ -63,8 +63,9 @@ wg_status wg_registry_initialize(const wg_registry *registry, wg_session *sessio
         int64_t n = wg_node_numel(graph, e->node);
         void *host = malloc((size_t)n * (f64 ? sizeof(double) : sizeof(float)));
         if (!host) return wg_fail(WG_ERR_NOMEM, "out of memory initialising '%s'", e->name);
+        uint64_t stream = wg_philox_stream(e->name);
         for (int64_t i = 0; i < n; i++) {
-            double x = wg_host_draw(&e->init, (uint32_t)v, (uint64_t)i, seed);
+            double x = wg_host_draw(&e->init, stream, (uint64_t)i, seed);
             if (f64)
                 ((double *)host)[i] = x;
             else

@@ -28,14 +28,16 @@ int wg_registry_find(const wg_registry *registry, const char *name);
 /* Adds an entry; returns its index or -1 (message set) when out of memory. */
 int wg_registry_add(wg_registry *registry, const char *name, wg_node node, wg_init init,
                     wg_param_role role, int trainable);
-/* Writes every variable's initial value into the session, drawn on the host from a
- * Philox stream keyed by `seed` and the variable's position, so it does not depend on
- * the device. */
+/* Writes every variable's initial value into the session, drawn on the host with the
+ * variable's full name as key ("critic.fc1.weight"), so it depends neither on the
+ * device nor on which other variables exist or in what order they were made. */
 wg_status wg_registry_initialize(const wg_registry *registry, wg_session *session, uint64_t seed);
 /* Element i of a host-side draw from `init`, with the same Philox mapping as the
- * devices' random ops; streams below WG_SAMPLE_NOISE_STREAM are the variables'. */
-double wg_host_draw(const wg_init *init, uint32_t stream, uint64_t i, uint64_t seed);
-#define WG_SAMPLE_NOISE_STREAM 0xFFFFFFFFu
+ * devices' random ops, from `stream` (wg_philox_stream of the draw's key) at
+ * WG_PHILOX_HOST_STEP. */
+double wg_host_draw(const wg_init *init, uint64_t stream, uint64_t i, uint64_t seed);
+/* The key of the fixed noise behind the pictures of a run. */
+#define WG_SAMPLE_NOISE_KEY "samples/z"
 
 /* Nodes of the trainable parameters whose name starts with "<network>.". */
 int wg_registry_params(const wg_registry *registry, const char *network, wg_node *out, int max);

@@ -16,16 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "philox.h"
 #include "plugin/build.h"
 #include "eval/classifier.h"
 #include "train_internal.h"
 #include "wgan/metrics.h"
 
-/* Philox streams of the evaluation's host draws, apart from the variables' (counted
- * from 0) and the pictures' noise (WG_SAMPLE_NOISE_STREAM). */
-#define NOISE_STREAM 0xFFFFFFFEu
-#define EPS_STREAM 0xFFFFFFFDu
-#define FID_NOISE_STREAM 0xFFFFFFFCu
+/* Keys of the evaluation's host draws (docs/random.md). */
+#define NOISE_KEY "eval/z"
+#define EPS_KEY "eval/eps"
+#define FID_NOISE_KEY "eval/fid_z"
 /* Real samples come from data batches no training step reads. */
 #define DATA_INDEX ((uint64_t)1 << 40)
 #define NORM_TOL 0.1
@@ -195,7 +195,8 @@ static wg_status data_batch(wg_experiment *e, uint64_t index, int64_t count, flo
     return wg_fail(s, "data plugin '%s' (evaluation samples): %s", e->data.plugin->name, message);
 }
 
-static void draw(float *out, int64_t n, wg_init init, uint32_t stream, uint64_t seed) {
+static void draw(float *out, int64_t n, wg_init init, const char *key, uint64_t seed) {
+    uint64_t stream = wg_philox_stream(key);
     for (int64_t i = 0; i < n; i++) out[i] = (float)wg_host_draw(&init, stream, (uint64_t)i, seed);
 }
 
@@ -219,7 +220,7 @@ static wg_status plan_of(wg_experiment *e, int count, const wg_node *targets, wg
 static wg_status trace_plan(wg_experiment *e, exp_eval *v) {
     wg_graph *g = e->graph;
     wg_build b;
-    exp_begin_build(e, &b, v->n_gen);
+    exp_begin_build(e, &b, "eval_generator", v->n_gen);
     v->noise = wg_input(g, wg_shape2(v->n_gen, e->noise_dim), "eval_noise");
     wg_status s = exp_traced(&b, exp_apply_generator(e, &b, v->noise, &v->fake), "evaluation");
     wg_build_end(&b);
@@ -229,7 +230,7 @@ static wg_status trace_plan(wg_experiment *e, exp_eval *v) {
         const int64_t start[WG_MAX_DIMS] = {0};
         fake = wg_slice(g, v->fake, start, exp_batch_shape(e, v->n_critic));
     }
-    exp_begin_build(e, &b, v->n_critic);
+    exp_begin_build(e, &b, "eval_critic", v->n_critic);
     wg_shape per_sample = exp_batch_shape(e, v->n_critic);
     for (int k = 1; k < per_sample.ndim; k++) per_sample.dim[k] = 1;
     v->real = wg_input(g, exp_batch_shape(e, v->n_critic), "eval_real");
@@ -260,8 +261,8 @@ static wg_status write_inputs(wg_experiment *e, exp_eval *v) {
         free(noise);
         return wg_fail(WG_ERR_NOMEM, "out of memory for the evaluation");
     }
-    draw(noise, v->n_gen * e->noise_dim, (wg_init){WG_INIT_NORMAL, 0, 1, 0}, NOISE_STREAM, e->seed);
-    draw(v->eps_host, 2 * nc, (wg_init){WG_INIT_UNIFORM, 0, 1, 0}, EPS_STREAM, e->seed);
+    draw(noise, v->n_gen * e->noise_dim, (wg_init){WG_INIT_NORMAL, 0, 1, 0}, NOISE_KEY, e->seed);
+    draw(v->eps_host, 2 * nc, (wg_init){WG_INIT_UNIFORM, 0, 1, 0}, EPS_KEY, e->seed);
     wg_status s = wg_session_write(e->session, v->noise, noise);
     free(noise);
     if (s == WG_OK) s = data_batch(e, DATA_INDEX, n_real, v->real_host);
@@ -294,7 +295,7 @@ static wg_status write_inputs(wg_experiment *e, exp_eval *v) {
 static wg_status trace_fid(wg_experiment *e, exp_eval *v) {
     v->fid_chunk = v->fid_samples < FID_CHUNK ? v->fid_samples : FID_CHUNK;
     wg_build b;
-    exp_begin_build(e, &b, v->fid_chunk);
+    exp_begin_build(e, &b, "eval_fid", v->fid_chunk);
     v->fid_noise = wg_input(e->graph, wg_shape2(v->fid_chunk, e->noise_dim), "fid_noise");
     wg_status s =
         exp_traced(&b, exp_apply_generator(e, &b, v->fid_noise, &v->fid_out), "FID sampler");
@@ -308,7 +309,7 @@ static wg_status build_fid(wg_experiment *e, exp_eval *v) {
     int64_t n = v->fid_samples * e->noise_dim;
     v->fid_noise_host = malloc((size_t)n * sizeof(float));
     if (!v->fid_noise_host) return wg_fail(WG_ERR_NOMEM, "out of memory for FID noise");
-    draw(v->fid_noise_host, n, (wg_init){WG_INIT_NORMAL, 0, 1, 0}, FID_NOISE_STREAM, e->seed);
+    draw(v->fid_noise_host, n, (wg_init){WG_INIT_NORMAL, 0, 1, 0}, FID_NOISE_KEY, e->seed);
     return WG_OK;
 }
 

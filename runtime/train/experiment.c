@@ -1,6 +1,7 @@
 /* Loading an experiment: the configuration, the plugins, and every check that can be
  * made before any work starts. */
 #include "train_internal.h"
+#include "plugin/instance.h"
 
 #include "io/plot.h"
 
@@ -241,7 +242,8 @@ static wg_status create_plugins(wg_experiment *e) {
         plugin_note(e, "%s", wg_plugins_warning(e->plugins, i));
 
     const wg_data_vtable *data = &e->data.plugin->vt.data;
-    if ((s = data->create(e->data.section, e->seed, &e->data.state)) != WG_OK)
+    if ((s = wg_plugin_create(e->data.plugin, e->data.section, e->seed, e->sample_shape,
+                              &e->data.state)) != WG_OK)
         return plugin_error(&e->data, "data", s);
     if ((s = data->sample_shape(e->data.state, &e->sample_shape, &e->layout)) != WG_OK)
         return plugin_error(&e->data, "data", s);
@@ -254,20 +256,22 @@ static wg_status create_plugins(wg_experiment *e) {
                             e->data.plugin->name);
 
     const wg_arch_vtable *arch = &e->arch.plugin->vt.arch;
-    if ((s = arch->create(e->arch.section, e->sample_shape, &e->arch.state)) != WG_OK)
+    if ((s = wg_plugin_create(e->arch.plugin, e->arch.section, e->seed, e->sample_shape,
+                              &e->arch.state)) != WG_OK)
         return plugin_error(&e->arch, "arch", s);
     e->noise_dim = arch->noise_dim(e->arch.state);
     if (e->noise_dim < 1)
         return wg_cfg_error(e->arch.section, "arch plugin '%s' gave noise_dim %lld",
                             e->arch.plugin->name, (long long)e->noise_dim);
 
-    const wg_loss_vtable *loss = &e->loss.plugin->vt.loss;
-    if ((s = loss->create(e->loss.section, &e->loss.state)) != WG_OK)
+    if ((s = wg_plugin_create(e->loss.plugin, e->loss.section, e->seed, e->sample_shape,
+                              &e->loss.state)) != WG_OK)
         return plugin_error(&e->loss, "loss", s);
 
     if (e->lipschitz.plugin) {
         const wg_lipschitz_vtable *lip = &e->lipschitz.plugin->vt.lipschitz;
-        if ((s = lip->create(e->lipschitz.section, &e->lipschitz.state)) != WG_OK)
+        if ((s = wg_plugin_create(e->lipschitz.plugin, e->lipschitz.section, e->seed,
+                                  e->sample_shape, &e->lipschitz.state)) != WG_OK)
             return plugin_error(&e->lipschitz, "lipschitz", s);
         e->batch_norm_warning = (lip->flags & WG_LIPSCHITZ_PER_SAMPLE_GRADIENTS) &&
                                 arch->critic_uses_batch_norm &&
@@ -454,8 +458,8 @@ wg_status wg_experiment_load(const wg_experiment_options *options, wg_experiment
     return WG_OK;
 }
 
-static void destroy_plugin(exp_plugin *p, void (*destroy)(void *)) {
-    if (p->plugin && p->state) destroy(p->state);
+static void destroy_plugin(exp_plugin *p) {
+    if (p->plugin) wg_plugin_destroy(p->plugin, p->state);
     p->state = NULL;
 }
 
@@ -475,11 +479,10 @@ void wg_experiment_free(wg_experiment *e) {
     wg_registry_free(&e->registry);
     wg_graph_free(e->graph);
     if (e->device) wg_device_close(e->device);
-    if (e->data.plugin) destroy_plugin(&e->data, e->data.plugin->vt.data.destroy);
-    if (e->arch.plugin) destroy_plugin(&e->arch, e->arch.plugin->vt.arch.destroy);
-    if (e->loss.plugin) destroy_plugin(&e->loss, e->loss.plugin->vt.loss.destroy);
-    if (e->lipschitz.plugin)
-        destroy_plugin(&e->lipschitz, e->lipschitz.plugin->vt.lipschitz.destroy);
+    destroy_plugin(&e->data);
+    destroy_plugin(&e->arch);
+    destroy_plugin(&e->loss);
+    destroy_plugin(&e->lipschitz);
     wg_plugins_free(e->plugins);
     wg_cfg_free(e->config);
     free(e->config_source);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "philox.h"
 #include "plugin/build.h"
 #include "train_internal.h"
 
@@ -44,6 +45,8 @@ wg_status exp_run_aside(wg_experiment *e, wg_plan *plan) {
 
 /* ---- networks as the plugins build them ---- */
 
+/* Each call into a plugin or a network enters its own level of the key scope, so the
+ * draws it makes are named after it, whatever else the trace draws. */
 wg_status exp_apply_critic(void *self, wg_build *build, wg_node x, wg_node *score) {
     wg_experiment *e = self;
     /* what went wrong before, or a batch that is not of samples, is the caller's: only
@@ -51,25 +54,22 @@ wg_status exp_apply_critic(void *self, wg_build *build, wg_node x, wg_node *scor
     wg_status s = wg_build_check(build);
     if (s == WG_OK) s = exp_check_batch(e, build, x);
     if (s != WG_OK) return s;
-    const char *network = wg_build_network(build);
-    wg_build_set_network(build, "critic");
+    wg_build_enter_network(build, "critic");
     s = e->arch.plugin->vt.arch.critic(e->arch.state, build, x, score);
-    wg_build_set_network(build, network);
+    wg_build_leave(build);
     return exp_hook_done(e, build, &e->arch, "critic", s);
 }
 
 wg_status exp_apply_generator(wg_experiment *e, wg_build *build, wg_node z, wg_node *x) {
-    const char *network = wg_build_network(build);
-    wg_build_set_network(build, "generator");
+    wg_build_enter_network(build, "generator");
     wg_status s = e->arch.plugin->vt.arch.generator(e->arch.state, build, z, x);
-    wg_build_set_network(build, network);
+    wg_build_leave(build);
     return exp_hook_done(e, build, &e->arch, "generator", s);
 }
 
-void exp_begin_build(wg_experiment *e, wg_build *b, int64_t batch) {
-    const wg_lipschitz_vtable *lip =
-        e->lipschitz.plugin ? &e->lipschitz.plugin->vt.lipschitz : NULL;
-    wg_build_begin(b, e->graph, &e->registry, batch, lip, e->lipschitz.state);
+void exp_begin_build(wg_experiment *e, wg_build *b, const char *trace, int64_t batch) {
+    wg_build_begin(b, e->graph, &e->registry, trace, batch, e->lipschitz.plugin,
+                   e->lipschitz.state);
 }
 
 /* A plugin's failure while tracing, with the step it happened in. */
@@ -182,24 +182,23 @@ static wg_status optimize(wg_experiment *e, const char *network, int which, wg_n
 
 static wg_status build_critic_step(wg_experiment *e, targets *t) {
     wg_build b;
-    exp_begin_build(e, &b, e->batch);
+    exp_begin_build(e, &b, "critic_step", e->batch);
     wg_graph *g = e->graph;
     e->real = wg_input(g, exp_batch_shape(e, e->batch), "real");
-    wg_node z = wg_random_normal(g, wg_shape2(e->batch, e->noise_dim), 0, 1);
+    wg_node z = wg_random_normal(g, "z", wg_shape2(e->batch, e->noise_dim), 0, 1);
     wg_node fake = WG_NONE, s_real = WG_NONE, s_fake = WG_NONE, loss = WG_NONE;
     wg_node penalty = WG_NONE;
     wg_status s = exp_apply_generator(e, &b, z, &fake);
     if (s == WG_OK) s = exp_apply_critic(e, &b, e->real, &s_real);
     if (s == WG_OK) s = exp_apply_critic(e, &b, fake, &s_fake);
     if (s == WG_OK) {
-        s = e->loss.plugin->vt.loss.critic_loss(e->loss.state, &b, s_real, s_fake, &loss);
+        s = wg_build_critic_loss(&b, e->loss.plugin, e->loss.state, s_real, s_fake, &loss);
         s = exp_hook_output(e, &b, &e->loss, "critic_loss", s, loss, fixed_names[COL_CRITIC_LOSS]);
     }
     const wg_lipschitz_vtable *lip = b.lipschitz;
-    if (s == WG_OK && lip && lip->penalty) {
+    if (s == WG_OK && lip && (lip->penalty || lip->penalty_ctx)) {
         wg_critic_fn fn = {exp_apply_critic, e};
-        wg_build_set_network(&b, "critic");
-        s = lip->penalty(e->lipschitz.state, &b, &fn, e->real, fake, &penalty);
+        s = wg_build_penalty(&b, &fn, e->real, fake, s_real, s_fake, &penalty);
         s = exp_hook_output(e, &b, &e->lipschitz, "penalty", s, penalty, fixed_names[COL_PENALTY]);
     }
     s = exp_traced(&b, s, "critic step");
@@ -221,14 +220,14 @@ static wg_status build_critic_step(wg_experiment *e, targets *t) {
 
 static wg_status build_generator_step(wg_experiment *e, targets *t) {
     wg_build b;
-    exp_begin_build(e, &b, e->batch);
+    exp_begin_build(e, &b, "generator_step", e->batch);
     wg_graph *g = e->graph;
-    wg_node z = wg_random_normal(g, wg_shape2(e->batch, e->noise_dim), 0, 1);
+    wg_node z = wg_random_normal(g, "z", wg_shape2(e->batch, e->noise_dim), 0, 1);
     wg_node fake = WG_NONE, score = WG_NONE, loss = WG_NONE;
     wg_status s = exp_apply_generator(e, &b, z, &fake);
     if (s == WG_OK) s = exp_apply_critic(e, &b, fake, &score);
     if (s == WG_OK) {
-        s = e->loss.plugin->vt.loss.generator_loss(e->loss.state, &b, score, &loss);
+        s = wg_build_generator_loss(&b, e->loss.plugin, e->loss.state, score, &loss);
         s = exp_hook_output(e, &b, &e->loss, "generator_loss", s, loss, fixed_names[COL_GEN_LOSS]);
     }
     s = exp_traced(&b, s, "generator step");
@@ -250,7 +249,7 @@ static wg_status build_projection(wg_experiment *e, targets *t) {
         e->lipschitz.plugin ? &e->lipschitz.plugin->vt.lipschitz : NULL;
     if (!lip || !lip->project) return WG_OK;
     wg_build b;
-    exp_begin_build(e, &b, e->batch);
+    exp_begin_build(e, &b, "projection", e->batch);
     wg_build_set_network(&b, "critic");
     wg_status s = WG_OK;
     int count = e->registry.count; /* the hook may add state; project what existed */
@@ -258,9 +257,14 @@ static wg_status build_projection(wg_experiment *e, targets *t) {
         const wg_variable_entry *v = &e->registry.entries[i];
         if (!v->trainable || strncmp(v->name, "critic.", 7) != 0) continue;
         wg_node node = v->node, projected = WG_NONE;
-        s = exp_hook_done(
-            e, &b, &e->lipschitz, "project",
-            lip->project(e->lipschitz.state, &b, v->name + 7, v->role, node, &projected));
+        const char *name = v->name + 7; /* the string stays put when the hook adds entries */
+        wg_param_role role = v->role;
+        wg_build_enter_plugin(&b, e->lipschitz.plugin);
+        wg_build_enter(&b, name);
+        s = lip->project(e->lipschitz.state, &b, name, role, node, &projected);
+        wg_build_leave(&b);
+        wg_build_leave(&b);
+        s = exp_hook_done(e, &b, &e->lipschitz, "project", s);
         if (s == WG_OK && projected != WG_NONE && projected != node &&
             !push(t, wg_assign(e->graph, node, projected)))
             s = wg_fail(WG_ERR_NOMEM, "out of memory building the projection");
@@ -279,9 +283,7 @@ wg_status exp_input_grad_norm(wg_experiment *e, wg_build *b, wg_node x, wg_node 
     if (s == WG_OK) s = wg_grad(g, wg_sum_all(g, score), 1, &x, &grad);
     if (s != WG_OK) return s;
     if (score_out) *score_out = score;
-    int ndim = wg_node_shape(g, x).ndim;
-    unsigned non_batch = ((1u << ndim) - 1) & ~1u;
-    *norm = wg_sqrt(g, wg_sum(g, wg_square(g, grad), non_batch, false));
+    *norm = wg_norm_per_sample(g, grad, 0);
     return WG_OK;
 }
 
@@ -289,8 +291,8 @@ wg_status exp_input_grad_norm(wg_experiment *e, wg_build *b, wg_node x, wg_node 
  * so the training steps never compute them. */
 static wg_status build_diagnostics(wg_experiment *e, targets *t) {
     wg_build b;
-    exp_begin_build(e, &b, e->batch);
-    wg_node z = wg_random_normal(e->graph, wg_shape2(e->batch, e->noise_dim), 0, 1);
+    exp_begin_build(e, &b, "diagnostics", e->batch);
+    wg_node z = wg_random_normal(e->graph, "z", wg_shape2(e->batch, e->noise_dim), 0, 1);
     wg_node fake = WG_NONE;
     wg_status s = exp_input_grad_norm(e, &b, e->real, NULL, &e->diag_norm_real);
     if (s == WG_OK) s = exp_apply_generator(e, &b, z, &fake);
@@ -304,7 +306,7 @@ static wg_status build_diagnostics(wg_experiment *e, targets *t) {
 
 static wg_status build_samples(wg_experiment *e, targets *t) {
     wg_build b;
-    exp_begin_build(e, &b, e->n_samples);
+    exp_begin_build(e, &b, "samples", e->n_samples);
     e->sample_noise = wg_input(e->graph, wg_shape2(e->n_samples, e->noise_dim), "sample_noise");
     wg_status s =
         exp_traced(&b, exp_apply_generator(e, &b, e->sample_noise, &e->sample_out), "sampler");
@@ -316,15 +318,16 @@ static wg_status build_samples(wg_experiment *e, targets *t) {
 
 /* ---- host data that never changes ---- */
 
-/* Fixed N(0, 1) noise for the pictures, from its own Philox stream, so the pictures
+/* Fixed N(0, 1) noise for the pictures, a host draw of its own key, so the pictures
  * of one run show the same latent points at every step. */
 static wg_status write_sample_noise(wg_experiment *e) {
     int64_t n = e->n_samples * e->noise_dim;
     float *z = malloc((size_t)n * sizeof *z);
     if (!z) return wg_fail(WG_ERR_NOMEM, "out of memory drawing sample noise");
     wg_init normal = {WG_INIT_NORMAL, 0, 1, 0};
+    uint64_t stream = wg_philox_stream(WG_SAMPLE_NOISE_KEY);
     for (int64_t i = 0; i < n; i++)
-        z[i] = (float)wg_host_draw(&normal, WG_SAMPLE_NOISE_STREAM, (uint64_t)i, e->seed);
+        z[i] = (float)wg_host_draw(&normal, stream, (uint64_t)i, e->seed);
     wg_status s = wg_session_write(e->session, e->sample_noise, z);
     free(z);
     return s;

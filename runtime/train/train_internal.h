@@ -144,8 +144,9 @@ wg_status exp_trace_checked(wg_experiment *e);
 wg_status exp_record_plugins(wg_experiment *e);
 /* Runs a plan without moving the training's random stream (diagnostics, samples). */
 wg_status exp_run_aside(wg_experiment *e, wg_plan *plan);
-/* Pieces of the step graphs that other graphs of the run reuse (evaluation). */
-void exp_begin_build(wg_experiment *e, wg_build *b, int64_t batch);
+/* Pieces of the step graphs that other graphs of the run reuse (evaluation). `trace`
+ * names the trace and the keys of its random draws ("critic_step"). */
+void exp_begin_build(wg_experiment *e, wg_build *b, const char *trace, int64_t batch);
 /* `self` is the experiment: the signature of wg_critic_fn. */
 wg_status exp_apply_critic(void *self, wg_build *build, wg_node x, wg_node *score);
 wg_status exp_apply_generator(wg_experiment *e, wg_build *build, wg_node z, wg_node *x);

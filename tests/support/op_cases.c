@@ -113,6 +113,9 @@ static wg_node b_layer_norm(wg_graph *g, const wg_node *x, const nc_op_case *c) 
     wg_node gamma = c->n_operands > 1 ? x[1] : WG_NONE, beta = c->n_operands > 2 ? x[2] : WG_NONE;
     return wg_layer_norm(g, x[0], gamma, beta, c->dv[0]);
 }
+static wg_node b_norm_per_sample(wg_graph *g, const wg_node *x, const nc_op_case *c) {
+    return wg_norm_per_sample(g, x[0], c->dv[0]);
+}
 
 /* ---- the tables ---- */
 
@@ -338,6 +341,9 @@ const nc_op_case nc_small_cases[] = {
      .shape = {SH2(4, 6), SH1(6), SH1(6)},
      .range = {R_WIDE, R_ANY, R_ANY},
      .dv = {1e-5}},
+    CASE_UNARY("norm_per_sample_4d", b_norm_per_sample, SH4(3, 2, 2, 3), ANY, .dv = {1e-3}),
+    CASE_UNARY("norm_per_sample_plain", b_norm_per_sample, SH2(4, 5), ANY, .dv = {0}),
+    CASE_UNARY("norm_per_sample_1d", b_norm_per_sample, SH1(5), ANY, .dv = {0.25}),
 };
 const int nc_small_case_count = (int)(sizeof nc_small_cases / sizeof nc_small_cases[0]);
 
@@ -383,6 +389,7 @@ const nc_op_case nc_large_cases[] = {
      .shape = {SH4(50, 64, 7, 7), SH3(64, 7, 7), SH3(64, 7, 7)},
      .range = {R_WIDE, R_ANY, R_ANY},
      .dv = {1e-5}},
+    CASE_UNARY("big_norm_per_sample", b_norm_per_sample, SH4(50, 1, 28, 28), ANY, .dv = {1e-12}),
 };
 const int nc_large_case_count = (int)(sizeof nc_large_cases / sizeof nc_large_cases[0]);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "numcheck.h"
+#include "plugin/instance.h"
 #include "plugincheck.h"
 
 #define MAX_TRACKED 32
@@ -24,23 +25,16 @@ static struct {
 static int n_builds;
 
 static void destroy(const wg_plugin *plugin, void *state) {
-    if (plugin->kind == WG_PLUGIN_LIPSCHITZ)
-        plugin->vt.lipschitz.destroy(state);
-    else
-        plugin->vt.loss.destroy(state);
+    wg_plugin_destroy(plugin, state);
 }
 
 /* Creates the plugin; *state is NULL on failure. */
 static wg_status create(const wg_plugin *plugin, const char *yaml, void **state) {
     *state = NULL;
     const wg_cfg *config = pf_config(yaml);
-    wg_status status = WG_ERR_INVALID;
-    switch (plugin->kind) {
-    case WG_PLUGIN_LIPSCHITZ: status = plugin->vt.lipschitz.create(config, state); break;
-    case WG_PLUGIN_LOSS: status = plugin->vt.loss.create(config, state); break;
-    default:
+    if (plugin->kind != WG_PLUGIN_LIPSCHITZ && plugin->kind != WG_PLUGIN_LOSS)
         fail_msg("pc_create: %s plugins are not handled here", wg_plugin_kind_name(plugin->kind));
-    }
+    wg_status status = wg_plugin_create(plugin, config, 0, wg_shape1(1), state);
     if (status == WG_OK) status = wg_cfg_check_unused(config);
     if (status != WG_OK && *state) {
         destroy(plugin, *state);
@@ -70,8 +64,7 @@ wg_build *pc_build(wg_dtype dtype, int64_t batch, const wg_plugin *lipschitz, vo
     wg_build *build = &builds[n_builds].build;
     wg_registry *registry = &builds[n_builds++].registry;
     *registry = (wg_registry){0};
-    wg_build_begin(build, nc_graph(dtype), registry, batch,
-                   lipschitz ? &lipschitz->vt.lipschitz : NULL, state);
+    wg_build_begin(build, nc_graph(dtype), registry, "test", batch, lipschitz, state);
     wg_build_set_network(build, "critic");
     return build;
 }

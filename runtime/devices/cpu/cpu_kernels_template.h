@@ -115,12 +115,12 @@ static wg_status FN(map)(REAL *out, const REAL *in, int64_t n, int code, const d
     return WG_OK;
 }
 
-/* Element i of a draw comes from Philox block (i, stream, step) under the session seed,
- * and the arithmetic is done in REAL in this exact order: the OpenCL kernels do the
- * same, so uniform draws agree bit for bit across devices. */
+/* Element i of a draw comes from philox.h's block (i, stream, step, seed), and the
+ * arithmetic is done in REAL in this exact order: the OpenCL kernels do the same, so
+ * uniform draws agree bit for bit across devices. */
 static void FN(random)(REAL *out, int64_t n, int normal, const wg_call *call) {
     const REAL a = (REAL)call->data->param[0], b = (REAL)call->data->param[1];
-    const wg_u32 stream = (wg_u32)call->data->ival[0];
+    const uint64_t stream = (uint64_t)call->data->lval[0];
     const uint64_t step = call->step, seed = call->seed;
     const int par = n >= WG_CPU_PARALLEL_MIN / 16; /* Philox is ~100 ops an element */
     if (!normal) {
