@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "philox.h"
+#include "wgan/philox.h"
 
 /* ---- shapes ---- */
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "philox.h"
+#include "wgan/philox.h"
 #include "plugin/build.h"
 #include "eval/classifier.h"
 #include "train_internal.h"

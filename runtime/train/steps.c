@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "philox.h"
+#include "wgan/philox.h"
 #include "plugin/build.h"
 #include "train_internal.h"
 
