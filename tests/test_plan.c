@@ -21,6 +21,7 @@ typedef struct counting_device {
     int allocs;
     int runs[WG_OP_COUNT];
     int skip_op; /* an op whose kernels are dropped, or -1 */
+    int fail_op; /* an op whose kernels fail with a message, or -1 */
 } counting_device;
 
 static counting_device *counting(wg_device *device) {
@@ -51,6 +52,9 @@ static wg_status count_run(wg_device *device, const wg_call *call) {
     counting_device *c = counting(device);
     c->runs[call->data->op]++;
     if ((int)call->data->op == c->skip_op) return WG_OK;
+    if ((int)call->data->op == c->fail_op)
+        return wg_fail(WG_ERR_DEVICE, "counting: the kernel of node %d failed on purpose",
+                       (int)call->node);
     return inner(device)->backend->run(inner(device), call);
 }
 static wg_status count_finish(wg_device *device) {
@@ -79,6 +83,7 @@ static wg_device *counting_cpu(void) {
     counter.base.backend = &counting_backend;
     counter.inner = nc_cpu();
     counter.skip_op = -1;
+    counter.fail_op = -1;
     return &counter.base;
 }
 
@@ -264,6 +269,23 @@ static void test_poison_shows_unwritten_outputs(void **state) {
     for (int i = 0; i < 8; i++) assert_true(fabs(got[i] - 2 * xv[i]) < 1e-6);
 }
 
+/* A kernel's own message reaches the caller whole, behind the node it came from. */
+static void test_kernel_failure_message_intact(void **state) {
+    (void)state;
+    wg_graph *g = nc_graph(WG_F32);
+    wg_node x = wg_input(g, wg_shape1(8), "x");
+    wg_node y = wg_exp(g, wg_add(g, x, x));
+    wg_node_set_name(g, y, "relu1");
+    wg_session *s = nc_session(g, counting_cpu(), 1);
+    counter.fail_op = WG_OP_MAP;
+    wg_plan *plan = nc_plan(s, 1, &y);
+    assert_int_equal(wg_plan_run(plan), WG_ERR_DEVICE);
+    char want[256];
+    snprintf(want, sizeof want,
+             "node %d (map relu1): counting: the kernel of node %d failed on purpose", y, y);
+    assert_string_equal(wg_last_error(), want);
+}
+
 static void test_graph_with_error_cannot_be_planned(void **state) {
     (void)state;
     wg_graph *g = nc_graph(WG_F32);
@@ -333,6 +355,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_assign_swap, nc_teardown),
         cmocka_unit_test_teardown(test_constants_once_reshapes_free_no_allocation, nc_teardown),
         cmocka_unit_test_teardown(test_poison_shows_unwritten_outputs, nc_teardown),
+        cmocka_unit_test_teardown(test_kernel_failure_message_intact, nc_teardown),
         cmocka_unit_test_teardown(test_graph_with_error_cannot_be_planned, nc_teardown),
         cmocka_unit_test_teardown(test_bad_targets_and_reads, nc_teardown),
         cmocka_unit_test_teardown(test_step_counter, nc_teardown),
