@@ -525,3 +525,20 @@ void nc_sample_queries(wg_dtype dtype, wg_op_query queries[NC_OP_KINDS], bool ha
     wg_random_normal(g, wg_shape1(5), 0, 1);
     sample_graph(g, queries, have);
 }
+
+int nc_unsupported_kinds(wg_device *device, wg_dtype dtype) {
+    wg_op_query queries[NC_OP_KINDS];
+    bool have[NC_OP_KINDS];
+    nc_sample_queries(dtype, queries, have);
+    int gaps = 0;
+    for (int kind = 0; kind < NC_OP_KINDS; kind++) {
+        if (!nc_op_kind_runs(kind)) continue;
+        char label[48];
+        const char *why = "no case in tests/support/op_cases.c";
+        if (have[kind] && device->backend->supports_op(device, &queries[kind], &why)) continue;
+        printf("%s (%s): %s\n", nc_op_kind_label(kind, label, sizeof label),
+               dtype == WG_F64 ? "f64" : "f32", why);
+        gaps++;
+    }
+    return gaps;
+}

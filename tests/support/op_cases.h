@@ -85,5 +85,8 @@ bool nc_op_kind_runs(int kind);
  * those), built in `dtype`; have[kind] is false where none has one. Graphs are
  * tracked, freed by nc_teardown. */
 void nc_sample_queries(wg_dtype dtype, wg_op_query queries[NC_OP_KINDS], bool have[NC_OP_KINDS]);
+/* Asks `device` about every kind that runs, at the sample queries' shapes in `dtype`;
+ * prints each kind it refuses, or that has no sample, and returns how many. */
+int nc_unsupported_kinds(wg_device *device, wg_dtype dtype);
 
 #endif
