@@ -108,9 +108,12 @@ MAP_FN(in_range, p0 < x && x < p1 ? (REAL)1 : (REAL)0)
 static wg_status FN(map)(REAL *out, const REAL *in, int64_t n, int code, const double *param) {
     const REAL p0 = (REAL)param[0], p1 = (REAL)param[1];
     const int par = n >= WG_CPU_PARALLEL_MIN;
-    /* One loop per code, so the switch is not inside the loop. */
+    /* One loop per code, so the switch is not inside the loop. Naming the function
+     * before calling it makes a code without one a compile error, not an implicit
+     * declaration. */
 #define MAP_CASE(NAME, name)                                                                       \
     case WG_MAP_##NAME:                                                                            \
+        (void)FN(map_##name);                                                                      \
         _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++)      \
             out[i] = FN(map_##name)(in[i], p0, p1);                                                \
         break;
@@ -169,6 +172,7 @@ static wg_status FN(binary)(REAL *out, const wg_shape *shape, const REAL *a,
     /* Each layout is a switch case per code, so no switch is inside a loop. */
 #define SAME(NAME, name)                                                                           \
     case WG_BIN_##NAME:                                                                            \
+        (void)FN(binary_##name); /* a compile error when the code has no function */               \
         _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++)      \
             out[i] = FN(binary_##name)(a[i], b[i]);                                                \
         break;
