@@ -30,7 +30,6 @@ WG_MAP_FN(leaky_relu, x > 0 ? x : p0 * x)
 WG_MAP_FN(clamp, fmin(fmax(x, p0), p1))
 WG_MAP_FN(step, x > 0 ? REAL_C(1.0) : REAL_C(0.0))
 WG_MAP_FN(in_range, (p0 < x && x < p1) ? REAL_C(1.0) : REAL_C(0.0))
-WG_MAP_FN(softsign, x / (REAL_C(1.0) + fabs(x)))
 
 #define WG_MAP_CASE(NAME, name)                                                                    \
     case WG_MAP_##NAME: return wg_map_##name(x, p0, p1);

@@ -86,7 +86,6 @@ wg_node wg_log(wg_graph *graph, wg_node x);
 wg_node wg_tanh(wg_graph *graph, wg_node x);
 wg_node wg_sigmoid(wg_graph *graph, wg_node x);
 wg_node wg_softplus(wg_graph *graph, wg_node x);
-wg_node wg_softsign(wg_graph *graph, wg_node x);
 wg_node wg_relu(wg_graph *graph, wg_node x);
 wg_node wg_leaky_relu(wg_graph *graph, wg_node x, double slope);
 wg_node wg_clamp(wg_graph *graph, wg_node x, double low, double high);

@@ -34,8 +34,6 @@ MAP_GRAD(clamp, wg_mul(g, gy, wg_in_range(g, x, p0, p1)))
 /* piecewise constant: zero derivative */
 MAP_GRAD(step, WG_NONE)
 MAP_GRAD(in_range, WG_NONE)
-/* d/dx x / (1 + |x|) = 1 / (1 + |x|)^2, |x| as sqrt(x^2) */
-MAP_GRAD(softsign, wg_mul(g, gy, wg_square(g, wg_reciprocal(g, wg_add_scalar(g, wg_sqrt(g, wg_square(g, x)), 1)))))
 #undef MAP_GRAD
 
 typedef wg_node (*map_grad_fn)(wg_graph *g, wg_node x, wg_node y, wg_node gy, double p0, double p1);

@@ -309,9 +309,6 @@ wg_node wg_sigmoid(wg_graph *graph, wg_node x) {
 wg_node wg_softplus(wg_graph *graph, wg_node x) {
     return map(graph, WG_MAP_SOFTPLUS, x, 0, 0);
 }
-wg_node wg_softsign(wg_graph *graph, wg_node x) {
-    return map(graph, WG_MAP_SOFTSIGN, x, 0, 0);
-}
 wg_node wg_relu(wg_graph *graph, wg_node x) {
     return map(graph, WG_MAP_RELU, x, 0, 0);
 }

@@ -57,8 +57,7 @@
     X(LEAKY_RELU, leaky_relu) /* x > 0 ? x : p0 * x */                                             \
     X(CLAMP, clamp)           /* min(max(x, p0), p1) */                                            \
     X(STEP, step)             /* x > 0 ? 1 : 0 */                                                  \
-    X(IN_RANGE, in_range)     /* p0 < x < p1 ? 1 : 0 */                                            \
-    X(SOFTSIGN, softsign)     /* x / (1 + |x|) */
+    X(IN_RANGE, in_range)     /* p0 < x < p1 ? 1 : 0 */
 
 #define WG_BINARY_LIST(X) X(ADD, add) X(SUB, sub) X(MUL, mul) X(DIV, div)
 // clang-format on

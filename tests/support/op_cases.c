@@ -34,7 +34,6 @@ UNARY(log)
 UNARY(tanh)
 UNARY(sigmoid)
 UNARY(softplus)
-UNARY(softsign)
 UNARY(relu)
 UNARY(step)
 UNARY(sum_all)
@@ -214,7 +213,6 @@ const nc_op_case nc_small_cases[] = {
     CASE_UNARY("tanh", b_tanh, SH2(3, 5), WIDE),
     CASE_UNARY("sigmoid", b_sigmoid, SH2(3, 5), WIDE),
     CASE_UNARY("softplus", b_softplus, SH2(3, 5), WIDE),
-    CASE_UNARY("softsign", b_softsign, SH2(3, 5), WIDE),
     CASE_UNARY("relu", b_relu, SH2(3, 5), ANY),
     CASE_UNARY("leaky_relu", b_leaky_relu, SH2(3, 5), ANY, .dv = {0.2}),
     CASE_UNARY("clamp", b_clamp, SH2(4, 5), CLAMPED, .dv = {-0.5, 0.5}),

@@ -25,7 +25,6 @@ REF_MAP(leaky_relu, x > 0 ? x : p0 * x)
 REF_MAP(clamp, x<p0 ? p0 : x> p1 ? p1 : x)
 REF_MAP(step, x > 0)
 REF_MAP(in_range, p0 < x && x < p1)
-REF_MAP(softsign, x / (1 + fabs(x)))
 #undef REF_MAP
 
 typedef double (*ref_map_fn)(double x, double p0, double p1);

@@ -103,7 +103,6 @@ MAP_FN(leaky_relu, x > 0 ? x : p0 * x)
 MAP_FN(clamp, x<p0 ? (p0 > p1 ? p1 : p0) : x> p1 ? p1 : x)
 MAP_FN(step, x > 0 ? (REAL)1 : (REAL)0)
 MAP_FN(in_range, p0 < x && x < p1 ? (REAL)1 : (REAL)0)
-MAP_FN(softsign, x / (1 + RF(fabs)(x)))
 #undef MAP_FN
 
 static wg_status FN(map)(REAL *out, const REAL *in, int64_t n, int code, const double *param) {
