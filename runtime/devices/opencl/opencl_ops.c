@@ -356,16 +356,25 @@ typedef wg_status (*ocl_op)(wg_ocl_device *dev, const wg_ocl_program *prog, cons
                             wg_dtype dtype);
 
 /* Inputs, variables and reshapes have no entry: the planner maps them to storage. */
+// clang-format off
 static const ocl_op ocl_ops[WG_OP_COUNT] = {
-    [WG_OP_CONSTANT] = run_constant,      [WG_OP_RANDOM_UNIFORM] = run_random,
-    [WG_OP_RANDOM_NORMAL] = run_random,   [WG_OP_MAP] = run_map,
-    [WG_OP_BINARY] = run_binary,          [WG_OP_SUM_TO] = run_sum_to,
-    [WG_OP_EXPAND] = run_gather,          [WG_OP_PERMUTE] = run_gather,
-    [WG_OP_SLICE] = run_gather,           [WG_OP_PAD] = run_pad,
-    [WG_OP_MATMUL] = run_matmul,          [WG_OP_CONV2D] = wg_ocl_conv2d,
-    [WG_OP_CONV2D_DX] = wg_ocl_conv2d_dx, [WG_OP_CONV2D_DW] = wg_ocl_conv2d_dw,
+    [WG_OP_CONSTANT] = run_constant,
+    [WG_OP_RANDOM_UNIFORM] = run_random,
+    [WG_OP_RANDOM_NORMAL] = run_random,
+    [WG_OP_MAP] = run_map,
+    [WG_OP_BINARY] = run_binary,
+    [WG_OP_SUM_TO] = run_sum_to,
+    [WG_OP_EXPAND] = run_gather,
+    [WG_OP_PERMUTE] = run_gather,
+    [WG_OP_SLICE] = run_gather,
+    [WG_OP_PAD] = run_pad,
+    [WG_OP_MATMUL] = run_matmul,
+    [WG_OP_CONV2D] = wg_ocl_conv2d,
+    [WG_OP_CONV2D_DX] = wg_ocl_conv2d_dx,
+    [WG_OP_CONV2D_DW] = wg_ocl_conv2d_dw,
     [WG_OP_ASSIGN] = run_assign,
 };
+// clang-format on
 
 bool wg_ocl_supports_op(wg_device *device, const wg_op_query *query, const char **why) {
     const wg_ocl_device *dev = (const wg_ocl_device *)device;
