@@ -1,16 +1,21 @@
-# Writes every kernels/*.cl and kernels/*.h file, and the public headers the kernels
-# share with C (HEADERS, a ;-list: include/wgan/philox.h), into a C array so the library
-# carries its OpenCL sources: wg_embedded_kernels[] = { {"name.cl", "source"}, ..., {0, 0} }.
-# Each file is named by its base name ("philox.h").
-file(GLOB sources ${DIR}/*.h ${DIR}/*.cl)
-list(APPEND sources ${HEADERS})
-list(SORT sources)
-set(body "/* Generated from kernels/ at build time. */\n#include <stddef.h>\n")
+# Writes a list of OpenCL sources and the headers they use into a C array, so the
+# library carries its kernels: wg_embedded_kernels[] = { {"name.cl", "source"}, ..., {0, 0} }.
+# FILES: the files, separated by '|' (or ';'); each is embedded under its base name,
+# which must be unique. OUT: the C file to write.
+string(REPLACE "|" ";" sources "${FILES}")
+set(body "/* Generated at build time from the OpenCL sources and their headers. */\n")
+string(APPEND body "#include <stddef.h>\n")
 string(APPEND body "struct wg_embedded_kernel { const char *name; const char *source; };\n")
 set(table "const struct wg_embedded_kernel wg_embedded_kernels[] = {\n")
+set(names "")
 set(i 0)
 foreach(src ${sources})
   get_filename_component(name ${src} NAME)
+  list(FIND names ${name} seen)
+  if(NOT seen EQUAL -1)
+    message(FATAL_ERROR "embed_kernels: two files are named ${name}")
+  endif()
+  list(APPEND names ${name})
   file(READ ${src} hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
   string(APPEND body "static const char k${i}[] = {${hex}0x00};\n")

@@ -1,39 +1,58 @@
 /* Element-wise kernels: unary maps, broadcast binary ops and Philox random draws.
- * Codes follow enum wg_map and enum wg_binary in graph_internal.h. */
+ * The codes are those of the op table (runtime/core/ops.h, placed before this file);
+ * every code needs its function here, or the program does not build. */
 
+/* One function per map code; each reads the scalars it needs. */
+#define WG_MAP_FN(name, expr)                                                                      \
+    inline REAL wg_map_##name(REAL x, REAL p0, REAL p1) {                                          \
+        return (expr);                                                                             \
+    }
+
+/* exp of a non-positive argument only, so neither branch overflows */
+inline REAL wg_sigmoid(REAL x) {
+    REAL e = exp(-fabs(x));
+    return x >= 0 ? REAL_C(1.0) / (REAL_C(1.0) + e) : e / (REAL_C(1.0) + e);
+}
+
+WG_MAP_FN(scale, x * p0)
+WG_MAP_FN(add_scalar, x + p0)
+WG_MAP_FN(square, x * x)
+WG_MAP_FN(sqrt, sqrt(x))
+WG_MAP_FN(rsqrt, rsqrt(x))
+WG_MAP_FN(reciprocal, REAL_C(1.0) / x)
+WG_MAP_FN(exp, exp(x))
+WG_MAP_FN(log, log(x))
+WG_MAP_FN(tanh, tanh(x))
+WG_MAP_FN(sigmoid, wg_sigmoid(x))
+WG_MAP_FN(softplus, fmax(x, REAL_C(0.0)) + log1p(exp(-fabs(x))))
+WG_MAP_FN(relu, x > 0 ? x : REAL_C(0.0))
+WG_MAP_FN(leaky_relu, x > 0 ? x : p0 * x)
+WG_MAP_FN(clamp, fmin(fmax(x, p0), p1))
+WG_MAP_FN(step, x > 0 ? REAL_C(1.0) : REAL_C(0.0))
+WG_MAP_FN(in_range, (p0 < x && x < p1) ? REAL_C(1.0) : REAL_C(0.0))
+
+#define WG_MAP_CASE(NAME, name)                                                                    \
+    case WG_MAP_##NAME: return wg_map_##name(x, p0, p1);
 inline REAL wg_map_apply(REAL x, int code, REAL p0, REAL p1) {
-    switch (code) {
-    case 0: return x * p0;
-    case 1: return x + p0;
-    case 2: return x * x;
-    case 3: return sqrt(x);
-    case 4: return rsqrt(x);
-    case 5: return REAL_C(1.0) / x;
-    case 6: return exp(x);
-    case 7: return log(x);
-    case 8: return tanh(x);
-    case 9: {
-        /* exp of a non-positive argument only, so neither branch overflows */
-        REAL e = exp(-fabs(x));
-        return x >= 0 ? REAL_C(1.0) / (REAL_C(1.0) + e) : e / (REAL_C(1.0) + e);
-    }
-    case 10: return fmax(x, REAL_C(0.0)) + log1p(exp(-fabs(x)));
-    case 11: return x > 0 ? x : REAL_C(0.0);
-    case 12: return x > 0 ? x : p0 * x;
-    case 13: return fmin(fmax(x, p0), p1);
-    case 14: return x > 0 ? REAL_C(1.0) : REAL_C(0.0);
-    case 15: return (p0 < x && x < p1) ? REAL_C(1.0) : REAL_C(0.0);
-    }
+    switch (code) { WG_MAP_LIST(WG_MAP_CASE) }
     return x;
 }
 
-inline REAL wg_binary_apply(REAL a, REAL b, int code) {
-    switch (code) {
-    case 0: return a + b;
-    case 1: return a - b;
-    case 2: return a * b;
-    default: return a / b;
+/* One function per binary code. */
+#define WG_BINARY_FN(name, expr)                                                                   \
+    inline REAL wg_binary_##name(REAL a, REAL b) {                                                 \
+        return (expr);                                                                             \
     }
+WG_BINARY_FN(add, a + b)
+WG_BINARY_FN(sub, a - b)
+WG_BINARY_FN(mul, a * b)
+WG_BINARY_FN(div, a / b)
+
+#define WG_BINARY_CASE(NAME, name)                                                                 \
+    case WG_BIN_##NAME: return wg_binary_##name(a, b);
+inline REAL wg_binary_apply(REAL a, REAL b, int code) {
+    switch (code) { WG_BINARY_LIST(WG_BINARY_CASE) }
+    return a / b;
 }
 
 __kernel void wg_map(__global REAL *y, ulong yo, __global const REAL *x, ulong xo, int n,

@@ -17,6 +17,8 @@
 #include "wgan/philox.h"
 #include "backend.h"
 #include "devices/cpu/cpu_internal.h"
+#include "op_cases.h"
+#include "reference.h"
 #include "wgan/session.h"
 
 #define GUARD 16 /* elements either side of every tensor */
@@ -44,25 +46,6 @@ static double *random_values(int64_t n, double lo, double hi) {
         v[i] = uniform01() < 0.5 ? -m : m;
     }
     return v;
-}
-
-static int64_t numel(const wg_shape *s) {
-    int64_t n = 1;
-    for (int k = 0; k < s->ndim; k++) n *= s->dim[k];
-    return n;
-}
-
-/* Flat index into `from` of output element `flat` of `to`, numpy broadcasting. */
-static int64_t broadcast_index(const wg_shape *from, const wg_shape *to, int64_t flat) {
-    int64_t index = 0, stride = 1;
-    for (int k = to->ndim - 1, j = from->ndim - 1; k >= 0; k--, j--) {
-        int64_t coord = flat % to->dim[k];
-        flat /= to->dim[k];
-        if (j < 0) continue;
-        if (from->dim[j] != 1) index += coord * stride;
-        stride *= from->dim[j];
-    }
-    return index;
 }
 
 static size_t elem_size(wg_dtype dtype) {
@@ -149,14 +132,14 @@ static wg_status run_op(op_run *r, double *out) {
                     .step = r->step};
     const size_t es = elem_size(r->dtype);
     for (int i = 0; i < r->n_inputs; i++) {
-        int64_t n = numel(&r->in_shape[i]);
+        int64_t n = wg_shape_numel(&r->in_shape[i]);
         round_to(r->dtype, r->in[i], n);
         call.in[i] = alloc_tensor(r->dtype, n);
         void *host = to_dtype(r->dtype, r->in[i], n);
         assert_int_equal(device->backend->write(device, call.in[i], host, (size_t)n * es), WG_OK);
         free(host);
     }
-    const int64_t n = numel(&r->node.shape);
+    const int64_t n = wg_shape_numel(&r->node.shape);
     call.out = alloc_tensor(r->dtype, n);
     assert_int_equal(device->backend->fill(device, call.out, (size_t)n, r->dtype, NAN), WG_OK);
 
@@ -170,7 +153,7 @@ static wg_status run_op(op_run *r, double *out) {
         free(host);
         check_guards(r->dtype, call.out, n);
         for (int i = 0; i < r->n_inputs; i++)
-            check_guards(r->dtype, call.in[i], numel(&r->in_shape[i]));
+            check_guards(r->dtype, call.in[i], wg_shape_numel(&r->in_shape[i]));
     }
     for (int i = 0; i < r->n_inputs; i++) device->backend->release(device, call.in[i].mem);
     device->backend->release(device, call.out.mem);
@@ -264,6 +247,23 @@ static void test_planned_ops_rejected(void **state) {
     assert_int_equal(run_op(&r, out), WG_ERR_INVALID);
 }
 
+/* Every op of the table in both dtypes; not nodes without a kernel, nor unknown codes. */
+static void test_supports_every_op(void **state) {
+    (void)state;
+    for (int d = 0; d < 2; d++) assert_int_equal(nc_unsupported_kinds(device, dtypes[d]), 0);
+    const wg_op storage[] = {WG_OP_INPUT, WG_OP_VARIABLE, WG_OP_RESHAPE};
+    for (size_t i = 0; i < sizeof storage / sizeof *storage; i++) {
+        wg_op_query q = {.op = storage[i], .dtype = WG_F32, .out = wg_shape1(4)};
+        assert_false(device->backend->supports_op(device, &q, NULL));
+    }
+    const char *why = NULL;
+    wg_op_query map = {.op = WG_OP_MAP, .code = WG_MAP_COUNT, .dtype = WG_F64, .n_inputs = 1};
+    assert_false(device->backend->supports_op(device, &map, &why));
+    assert_non_null(strstr(why, "code"));
+    wg_op_query binary = {.op = WG_OP_BINARY, .code = -1, .dtype = WG_F32, .n_inputs = 2};
+    assert_false(device->backend->supports_op(device, &binary, NULL));
+}
+
 /* ---- element-wise ---- */
 
 static void test_constant(void **state) {
@@ -271,7 +271,7 @@ static void test_constant(void **state) {
     const wg_shape shapes[] = {{1, {1}}, {3, {3, 5, 7}}, {2, {300, 211}}};
     for (int d = 0; d < 2; d++) {
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
-            int64_t n = numel(&shapes[s]);
+            int64_t n = wg_shape_numel(&shapes[s]);
             double *out = malloc((size_t)n * sizeof *out);
             op_run r = {.dtype = dtypes[d]};
             r.node.op = WG_OP_CONSTANT;
@@ -285,28 +285,6 @@ static void test_constant(void **state) {
     }
 }
 
-static double ref_map(int code, double x, const double *p) {
-    switch (code) {
-    case WG_MAP_SCALE: return x * p[0];
-    case WG_MAP_ADD_SCALAR: return x + p[0];
-    case WG_MAP_SQUARE: return x * x;
-    case WG_MAP_SQRT: return sqrt(x);
-    case WG_MAP_RSQRT: return 1 / sqrt(x);
-    case WG_MAP_RECIPROCAL: return 1 / x;
-    case WG_MAP_EXP: return exp(x);
-    case WG_MAP_LOG: return log(x);
-    case WG_MAP_TANH: return tanh(x);
-    case WG_MAP_SIGMOID: return 0.5 * (1 + tanh(0.5 * x)); /* a different formula on purpose */
-    case WG_MAP_SOFTPLUS: return fmax(x, 0) + log1p(exp(-fabs(x)));
-    case WG_MAP_RELU: return x > 0 ? x : 0;
-    case WG_MAP_LEAKY_RELU: return x > 0 ? x : p[0] * x;
-    case WG_MAP_CLAMP: return fmin(fmax(x, p[0]), p[1]);
-    case WG_MAP_STEP: return x > 0;
-    case WG_MAP_IN_RANGE: return p[0] < x && x < p[1];
-    }
-    return NAN;
-}
-
 static void test_map_every_code(void **state) {
     (void)state;
     const int64_t sizes[] = {1001, 70007}; /* below and above the threading threshold */
@@ -315,8 +293,7 @@ static void test_map_every_code(void **state) {
         for (int code = 0; code < WG_MAP_COUNT; code++) {
             for (int z = 0; z < 2; z++) {
                 const int64_t n = sizes[z];
-                const int positive =
-                    code == WG_MAP_SQRT || code == WG_MAP_RSQRT || code == WG_MAP_LOG;
+                const int positive = nc_ref_map_positive(code);
                 double *x = random_values(n, 0.05, 4);
                 if (positive)
                     for (int64_t i = 0; i < n; i++) x[i] = fabs(x[i]);
@@ -336,7 +313,7 @@ static void test_map_every_code(void **state) {
                 assert_int_equal(run_op(&r, got), WG_OK);
                 double p[2] = {r.node.param[0], r.node.param[1]};
                 round_to(dtypes[d], p, 2);
-                for (int64_t i = 0; i < n; i++) ref[i] = ref_map(code, x[i], p);
+                for (int64_t i = 0; i < n; i++) ref[i] = nc_ref_map(code, x[i], p[0], p[1]);
                 char what[64];
                 snprintf(what, sizeof what, "map code %d, n %" PRId64, code, n);
                 check_close(what, dtypes[d], got, ref, NULL, n, 2e-6, 1e-13);
@@ -371,9 +348,9 @@ static void test_binary_broadcast(void **state) {
         for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
             for (int code = 0; code < WG_BIN_COUNT; code++) {
                 const broadcast_case *bc = &cases[c];
-                const int64_t n = numel(&bc->out);
-                double *a = random_values(numel(&bc->a), 0.1, 2);
-                double *b = random_values(numel(&bc->b), 0.5, 1.5);
+                const int64_t n = wg_shape_numel(&bc->out);
+                double *a = random_values(wg_shape_numel(&bc->a), 0.1, 2);
+                double *b = random_values(wg_shape_numel(&bc->b), 0.5, 1.5);
                 op_run r = {.dtype = dtypes[d], .n_inputs = 2};
                 r.node.op = WG_OP_BINARY;
                 r.node.ival[0] = code;
@@ -386,12 +363,9 @@ static void test_binary_broadcast(void **state) {
                        *ref = malloc((size_t)n * sizeof *ref);
                 assert_int_equal(run_op(&r, got), WG_OK);
                 for (int64_t i = 0; i < n; i++) {
-                    double x = a[broadcast_index(&bc->a, &bc->out, i)];
-                    double y = b[broadcast_index(&bc->b, &bc->out, i)];
-                    ref[i] = code == WG_BIN_ADD   ? x + y
-                             : code == WG_BIN_SUB ? x - y
-                             : code == WG_BIN_MUL ? x * y
-                                                  : x / y;
+                    double x = a[nc_broadcast_index(&bc->a, &bc->out, i)];
+                    double y = b[nc_broadcast_index(&bc->b, &bc->out, i)];
+                    ref[i] = nc_ref_binary(code, x, y);
                 }
                 char what[64];
                 snprintf(what, sizeof what, "binary case %zu code %d", c, code);
@@ -433,7 +407,7 @@ static void test_sum_to(void **state) {
     for (int d = 0; d < 2; d++) {
         for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
             const shape_pair *sp = &cases[c];
-            const int64_t n_in = numel(&sp->in), n = numel(&sp->out);
+            const int64_t n_in = wg_shape_numel(&sp->in), n = wg_shape_numel(&sp->out);
             double *x = random_values(n_in, 0.1, 1);
             op_run r = {.dtype = dtypes[d], .n_inputs = 1};
             r.node.op = WG_OP_SUM_TO;
@@ -480,8 +454,8 @@ static void test_expand(void **state) {
     for (int d = 0; d < 2; d++) {
         for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
             const shape_pair *sp = &cases[c];
-            const int64_t n = numel(&sp->out);
-            double *x = random_values(numel(&sp->in), 0.1, 1);
+            const int64_t n = wg_shape_numel(&sp->out);
+            double *x = random_values(wg_shape_numel(&sp->in), 0.1, 1);
             op_run r = {.dtype = dtypes[d], .n_inputs = 1};
             r.node.op = WG_OP_EXPAND;
             r.node.shape = sp->out;
@@ -489,27 +463,13 @@ static void test_expand(void **state) {
             r.in[0] = x;
             double *got = malloc((size_t)n * sizeof *got), *ref = malloc((size_t)n * sizeof *ref);
             assert_int_equal(run_op(&r, got), WG_OK);
-            for (int64_t i = 0; i < n; i++) ref[i] = x[broadcast_index(&sp->in, &sp->out, i)];
+            for (int64_t i = 0; i < n; i++) ref[i] = x[nc_broadcast_index(&sp->in, &sp->out, i)];
             check_close("expand", dtypes[d], got, ref, NULL, n, 0, 0);
             free(x);
             free(got);
             free(ref);
         }
     }
-}
-
-/* Coordinates of flat index i in shape s. */
-static void coords(const wg_shape *s, int64_t i, int64_t *c) {
-    for (int k = s->ndim - 1; k >= 0; k--) {
-        c[k] = i % s->dim[k];
-        i /= s->dim[k];
-    }
-}
-
-static int64_t flat_index(const wg_shape *s, const int64_t *c) {
-    int64_t i = 0;
-    for (int k = 0; k < s->ndim; k++) i = i * s->dim[k] + c[k];
-    return i;
 }
 
 static void test_permute(void **state) {
@@ -531,7 +491,7 @@ static void test_permute(void **state) {
             const wg_shape *in = &cases[c].in;
             wg_shape out = {in->ndim, {0}};
             for (int k = 0; k < in->ndim; k++) out.dim[k] = in->dim[cases[c].perm[k]];
-            const int64_t n = numel(&out);
+            const int64_t n = wg_shape_numel(&out);
             double *x = random_values(n, 0.1, 1);
             op_run r = {.dtype = dtypes[d], .n_inputs = 1};
             r.node.op = WG_OP_PERMUTE;
@@ -543,9 +503,9 @@ static void test_permute(void **state) {
             assert_int_equal(run_op(&r, got), WG_OK);
             for (int64_t i = 0; i < n; i++) {
                 int64_t oc[WG_MAX_DIMS], ic[WG_MAX_DIMS];
-                coords(&out, i, oc);
+                nc_unravel(&out, i, oc);
                 for (int k = 0; k < in->ndim; k++) ic[cases[c].perm[k]] = oc[k];
-                ref[i] = x[flat_index(in, ic)];
+                ref[i] = x[nc_ravel(in, ic)];
             }
             check_close("permute", dtypes[d], got, ref, NULL, n, 0, 0);
             free(x);
@@ -570,7 +530,7 @@ static void test_slice_and_pad(void **state) {
     for (int d = 0; d < 2; d++) {
         for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
             const wg_shape *big = &cases[c].big, *small = &cases[c].small;
-            const int64_t nb = numel(big), ns = numel(small);
+            const int64_t nb = wg_shape_numel(big), ns = wg_shape_numel(small);
             /* slice: big -> small */
             double *x = random_values(nb, 0.1, 1);
             op_run r = {.dtype = dtypes[d], .n_inputs = 1};
@@ -583,9 +543,9 @@ static void test_slice_and_pad(void **state) {
             assert_int_equal(run_op(&r, got), WG_OK);
             for (int64_t i = 0; i < ns; i++) {
                 int64_t sc[WG_MAX_DIMS];
-                coords(small, i, sc);
+                nc_unravel(small, i, sc);
                 for (int k = 0; k < small->ndim; k++) sc[k] += cases[c].start[k];
-                ref[i] = x[flat_index(big, sc)];
+                ref[i] = x[nc_ravel(big, sc)];
             }
             check_close("slice", dtypes[d], got, ref, NULL, ns, 0, 0);
             free(x);
@@ -600,9 +560,9 @@ static void test_slice_and_pad(void **state) {
             memset(ref, 0, (size_t)nb * sizeof *ref);
             for (int64_t i = 0; i < ns; i++) {
                 int64_t sc[WG_MAX_DIMS];
-                coords(small, i, sc);
+                nc_unravel(small, i, sc);
                 for (int k = 0; k < small->ndim; k++) sc[k] += cases[c].start[k];
-                ref[flat_index(big, sc)] = y[i];
+                ref[nc_ravel(big, sc)] = y[i];
             }
             check_close("pad", dtypes[d], got, ref, NULL, nb, 0, 0);
             free(y);
@@ -617,7 +577,7 @@ static void test_assign(void **state) {
     const wg_shape shapes[] = {{1, {3}}, {4, {256, 128, 5, 5}}};
     for (int d = 0; d < 2; d++) {
         for (int s = 0; s < 2; s++) {
-            const int64_t n = numel(&shapes[s]);
+            const int64_t n = wg_shape_numel(&shapes[s]);
             double *old = random_values(n, 0.1, 1), *value = random_values(n, 0.1, 1);
             op_run r = {.dtype = dtypes[d], .n_inputs = 2};
             r.node.op = WG_OP_ASSIGN;
@@ -759,9 +719,9 @@ static void run_conv_case(conv_role role, wg_dtype dtype, const conv_case *g, in
         r.in_shape[1] = ys;
         r.node.shape = ws;
     }
-    r.in[0] = random_values(numel(&r.in_shape[0]), 0.1, 1);
-    r.in[1] = random_values(numel(&r.in_shape[1]), 0.1, 1);
-    const int64_t n = numel(&r.node.shape);
+    r.in[0] = random_values(wg_shape_numel(&r.in_shape[0]), 0.1, 1);
+    r.in[1] = random_values(wg_shape_numel(&r.in_shape[1]), 0.1, 1);
+    const int64_t n = wg_shape_numel(&r.node.shape);
     double *got = malloc((size_t)n * sizeof *got);
     double *ref = calloc((size_t)n, sizeof *ref), *mag = calloc((size_t)n, sizeof *mag);
     assert_int_equal(run_op(&r, got), WG_OK);
@@ -1029,6 +989,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_device_basics),
         cmocka_unit_test(test_planned_ops_rejected),
+        cmocka_unit_test_teardown(test_supports_every_op, nc_teardown),
         cmocka_unit_test(test_constant),
         cmocka_unit_test(test_map_every_code),
         cmocka_unit_test(test_binary_broadcast),

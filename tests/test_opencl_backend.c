@@ -16,6 +16,8 @@
 #include "wgan/philox.h"
 #include "backend.h"
 #include "devices/opencl/opencl_cache.h"
+#include "op_cases.h"
+#include "reference.h"
 #include "tiers.h"
 
 static wg_device *device; /* shared by every test */
@@ -57,12 +59,6 @@ typedef struct harness {
     int count;
 } harness;
 
-static int64_t numel(const wg_shape *s) {
-    int64_t n = 1;
-    for (int k = 0; k < s->ndim; k++) n *= s->dim[k];
-    return n;
-}
-
 static wg_shape shape_of(int ndim, const int64_t *dim) {
     wg_shape s = {.ndim = ndim};
     for (int k = 0; k < ndim; k++) s.dim[k] = dim[k];
@@ -90,8 +86,8 @@ static int h_input(harness *h, wg_shape shape, double lo, double hi, double away
     int i = h->count++;
     h->nodes[i].op = WG_OP_INPUT;
     h->nodes[i].shape = shape;
-    h->host[i] = malloc(sizeof(double) * (size_t)numel(&shape));
-    fill_random(h->host[i], numel(&shape), lo, hi, away);
+    h->host[i] = malloc(sizeof(double) * (size_t)wg_shape_numel(&shape));
+    fill_random(h->host[i], wg_shape_numel(&shape), lo, hi, away);
     h->graph.count = h->count;
     return i;
 }
@@ -120,7 +116,7 @@ static wg_ref ref_of(harness *h, int i) {
 }
 
 static void upload(harness *h, int i) {
-    int64_t n = numel(&h->nodes[i].shape);
+    int64_t n = wg_shape_numel(&h->nodes[i].shape);
     size_t es = elem(h->graph.dtype);
     assert_int_equal(device->backend->alloc(device, (size_t)(n + 2 * PAD_ELEMS) * es, &h->mem[i]),
                      WG_OK);
@@ -141,7 +137,7 @@ static double *h_run_status(harness *h, uint64_t seed, uint64_t step, wg_status 
     int out = h->count - 1;
     for (int i = 0; i < out; i++)
         if (!h->mem[i]) upload(h, i);
-    int64_t n = numel(&h->nodes[out].shape);
+    int64_t n = wg_shape_numel(&h->nodes[out].shape);
     size_t es = elem(h->graph.dtype);
     if (!h->mem[out])
         assert_int_equal(
@@ -301,33 +297,11 @@ static void test_random(void **state) {
 
 /* ---- element-wise ---- */
 
-static double ref_map(int code, double x, double p0, double p1) {
-    switch (code) {
-    case WG_MAP_SCALE: return x * p0;
-    case WG_MAP_ADD_SCALAR: return x + p0;
-    case WG_MAP_SQUARE: return x * x;
-    case WG_MAP_SQRT: return sqrt(x);
-    case WG_MAP_RSQRT: return 1 / sqrt(x);
-    case WG_MAP_RECIPROCAL: return 1 / x;
-    case WG_MAP_EXP: return exp(x);
-    case WG_MAP_LOG: return log(x);
-    case WG_MAP_TANH: return tanh(x);
-    case WG_MAP_SIGMOID: return 1 / (1 + exp(-x));
-    case WG_MAP_SOFTPLUS: return x > 30 ? x : log1p(exp(x));
-    case WG_MAP_RELU: return x > 0 ? x : 0;
-    case WG_MAP_LEAKY_RELU: return x > 0 ? x : p0 * x;
-    case WG_MAP_CLAMP: return x < p0 ? p0 : x > p1 ? p1 : x;
-    case WG_MAP_STEP: return x > 0;
-    case WG_MAP_IN_RANGE: return p0 < x && x < p1;
-    }
-    return NAN;
-}
-
 static void test_map(void **state) {
     wg_dtype dtype = dtype_of(state);
     require(dtype);
     for (int code = 0; code < WG_MAP_COUNT; code++) {
-        int positive = code == WG_MAP_SQRT || code == WG_MAP_RSQRT || code == WG_MAP_LOG;
+        int positive = nc_ref_map_positive(code);
         /* softplus and sigmoid also over a range wide enough to overflow a naive exp */
         double range = (code == WG_MAP_SIGMOID || code == WG_MAP_SOFTPLUS) ? 120 : 3;
         harness h;
@@ -342,12 +316,12 @@ static void test_map(void **state) {
                                                   : -0.3; /* clamp, in_range */
         d->param[1] = 0.4;
         double *got = h_run(&h);
-        int64_t n = numel(&s);
+        int64_t n = wg_shape_numel(&s);
         double *want = malloc(sizeof(double) * (size_t)n);
         for (int64_t i = 0; i < n; i++) {
             /* the reference sees the value the device saw */
             double xi = dtype == WG_F64 ? h.host[x][i] : (float)h.host[x][i];
-            want[i] = ref_map(code, xi, d->param[0], d->param[1]);
+            want[i] = nc_ref_map(code, xi, d->param[0], d->param[1]);
         }
         char what[32];
         snprintf(what, sizeof what, "map code %d", code);
@@ -356,29 +330,6 @@ static void test_map(void **state) {
         free(got);
         h_free(&h);
     }
-}
-
-static double ref_binary(int code, double a, double b) {
-    switch (code) {
-    case WG_BIN_ADD: return a + b;
-    case WG_BIN_SUB: return a - b;
-    case WG_BIN_MUL: return a * b;
-    default: return a / b;
-    }
-}
-
-/* Element of `s` (right-aligned under `out`) that broadcasts to out index `i`. */
-static int64_t broadcast_index(const wg_shape *out, const wg_shape *s, int64_t i) {
-    int64_t idx = 0, stride = 1, rest = i;
-    for (int k = out->ndim - 1; k >= 0; k--) {
-        int64_t c = rest % out->dim[k];
-        rest /= out->dim[k];
-        int j = k - (out->ndim - s->ndim);
-        if (j < 0) continue;
-        if (s->dim[j] != 1) idx += c * stride;
-        stride *= s->dim[j];
-    }
-    return idx;
 }
 
 static void test_binary(void **state) {
@@ -406,13 +357,13 @@ static void test_binary(void **state) {
                 wg_node_data *d = h_op(&h, WG_OP_BINARY, cases[c].out, 2, a, b);
                 d->ival[0] = code;
                 double *got = h_run(&h);
-                int64_t n = numel(&cases[c].out);
+                int64_t n = wg_shape_numel(&cases[c].out);
                 double *want = malloc(sizeof(double) * (size_t)n);
                 for (int64_t i = 0; i < n; i++) {
-                    double va = h.host[a][broadcast_index(&cases[c].out, &sa, i)];
-                    double vb = h.host[b][broadcast_index(&cases[c].out, &sb, i)];
+                    double va = h.host[a][nc_broadcast_index(&sa, &cases[c].out, i)];
+                    double vb = h.host[b][nc_broadcast_index(&sb, &cases[c].out, i)];
                     if (dtype == WG_F32) va = (float)va, vb = (float)vb;
-                    want[i] = ref_binary(code, va, vb);
+                    want[i] = nc_ref_binary(code, va, vb);
                 }
                 char what[64];
                 snprintf(what, sizeof what, "binary case %zu code %d swap %d", c, code, swap);
@@ -426,19 +377,6 @@ static void test_binary(void **state) {
 }
 
 /* ---- layout and reductions ---- */
-
-static void unravel(const wg_shape *s, int64_t i, int64_t *c) {
-    for (int k = s->ndim - 1; k >= 0; k--) {
-        c[k] = i % s->dim[k];
-        i /= s->dim[k];
-    }
-}
-
-static int64_t ravel(const wg_shape *s, const int64_t *c) {
-    int64_t i = 0;
-    for (int k = 0; k < s->ndim; k++) i = i * s->dim[k] + c[k];
-    return i;
-}
 
 static void test_sum_to(void **state) {
     wg_dtype dtype = dtype_of(state);
@@ -462,15 +400,15 @@ static void test_sum_to(void **state) {
         int x = h_input(&h, cases[c].in, -1, 1, 0.01);
         h_op(&h, WG_OP_SUM_TO, cases[c].out, 1, x);
         double *got = h_run(&h);
-        int64_t n = numel(&cases[c].out), m = numel(&cases[c].in);
+        int64_t n = wg_shape_numel(&cases[c].out), m = wg_shape_numel(&cases[c].in);
         double *want = calloc((size_t)n, sizeof(double));
         double *mag = calloc((size_t)n, sizeof(double));
         for (int64_t i = 0; i < m; i++) {
             int64_t co[WG_MAX_DIMS];
-            unravel(&cases[c].in, i, co);
+            nc_unravel(&cases[c].in, i, co);
             for (int k = 0; k < cases[c].in.ndim; k++)
                 if (cases[c].out.dim[k] == 1) co[k] = 0;
-            int64_t o = ravel(&cases[c].out, co);
+            int64_t o = nc_ravel(&cases[c].out, co);
             double v = dtype == WG_F64 ? h.host[x][i] : (float)h.host[x][i];
             want[o] += v;
             mag[o] += fabs(v);
@@ -496,19 +434,19 @@ static int64_t src_expand(const wg_node_data *d, const wg_shape *in, const int64
     int64_t ci[WG_MAX_DIMS];
     int lead = d->shape.ndim - in->ndim;
     for (int k = 0; k < in->ndim; k++) ci[k] = in->dim[k] == 1 ? 0 : co[k + lead];
-    return ravel(in, ci);
+    return nc_ravel(in, ci);
 }
 
 static int64_t src_permute(const wg_node_data *d, const wg_shape *in, const int64_t *co) {
     int64_t ci[WG_MAX_DIMS];
     for (int k = 0; k < in->ndim; k++) ci[d->ival[k]] = co[k];
-    return ravel(in, ci);
+    return nc_ravel(in, ci);
 }
 
 static int64_t src_slice(const wg_node_data *d, const wg_shape *in, const int64_t *co) {
     int64_t ci[WG_MAX_DIMS];
     for (int k = 0; k < in->ndim; k++) ci[k] = co[k] + d->lval[k];
-    return ravel(in, ci);
+    return nc_ravel(in, ci);
 }
 
 static int64_t src_pad(const wg_node_data *d, const wg_shape *in, const int64_t *co) {
@@ -517,7 +455,7 @@ static int64_t src_pad(const wg_node_data *d, const wg_shape *in, const int64_t 
         ci[k] = co[k] - d->lval[k];
         if (ci[k] < 0 || ci[k] >= in->dim[k]) return -1;
     }
-    return ravel(in, ci);
+    return nc_ravel(in, ci);
 }
 
 static void check_gather(wg_dtype dtype, wg_op op, wg_shape in, wg_shape out, const int *ival,
@@ -531,11 +469,11 @@ static void check_gather(wg_dtype dtype, wg_op op, wg_shape in, wg_shape out, co
         if (lval) d->lval[k] = lval[k];
     }
     double *got = h_run(&h);
-    int64_t n = numel(&out);
+    int64_t n = wg_shape_numel(&out);
     double *want = malloc(sizeof(double) * (size_t)n);
     for (int64_t i = 0; i < n; i++) {
         int64_t co[WG_MAX_DIMS];
-        unravel(&out, i, co);
+        nc_unravel(&out, i, co);
         int64_t s = source(d, &in, co);
         double v = s < 0 ? 0 : h.host[x][s];
         want[i] = dtype == WG_F64 ? v : (float)v;
@@ -689,7 +627,7 @@ static void check_conv(wg_dtype dtype, conv_case cc) {
         }
         memcpy(d->ival, conv, sizeof conv);
         double *got = h_run(&h);
-        int64_t n_out = numel(&d->shape);
+        int64_t n_out = wg_shape_numel(&d->shape);
         double *want = calloc((size_t)n_out, sizeof(double));
         int64_t terms = 0;
         for (int n = 0; n < cc.n; n++)
@@ -762,6 +700,26 @@ static void test_nodes_without_kernel(void **state) {
         assert_true(strlen(wg_last_error()) > 0);
         h_free(&h);
     }
+}
+
+/* Every op of the table; not tensors of 2^31 elements, which its kernels cannot index. */
+static void test_supports_every_op(void **state) {
+    wg_dtype dtype = dtype_of(state);
+    require(dtype);
+    assert_int_equal(nc_unsupported_kinds(device, dtype), 0);
+    const wg_shape huge = wg_shape2(1 << 16, 1 << 15);
+    const char *why = NULL;
+    wg_op_query map = {.op = WG_OP_MAP, .dtype = dtype, .out = huge, .n_inputs = 1, .in = {huge}};
+    assert_false(device->backend->supports_op(device, &map, &why));
+    assert_non_null(strstr(why, "2^31"));
+    wg_op_query sum = {.op = WG_OP_SUM_TO,
+                       .dtype = dtype,
+                       .out = wg_shape2(1, 1 << 15),
+                       .n_inputs = 1,
+                       .in = {huge}};
+    assert_false(device->backend->supports_op(device, &sum, NULL));
+    wg_op_query input = {.op = WG_OP_INPUT, .dtype = dtype, .out = wg_shape1(4)};
+    assert_false(device->backend->supports_op(device, &input, NULL));
 }
 
 /* ---- the program cache ---- */
@@ -943,6 +901,8 @@ int main(void) {
         BOTH(test_matmul),
         BOTH(test_conv),
         cmocka_unit_test(test_nodes_without_kernel),
+        {"test_supports_every_op_f32", test_supports_every_op, NULL, nc_teardown, &f32},
+        {"test_supports_every_op_f64", test_supports_every_op, NULL, nc_teardown, &f64},
         cmocka_unit_test(test_program_cache),
         cmocka_unit_test(test_build_failure_has_log),
     };

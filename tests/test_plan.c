@@ -20,7 +20,9 @@ typedef struct counting_device {
     wg_device *inner;
     int allocs;
     int runs[WG_OP_COUNT];
-    int skip_op; /* an op whose kernels are dropped, or -1 */
+    int skip_op;   /* an op whose kernels are dropped, or -1 */
+    int fail_op;   /* an op whose kernels fail with a message, or -1 */
+    int refuse_op; /* an op the device says it does not support, or -1 */
 } counting_device;
 
 static counting_device *counting(wg_device *device) {
@@ -47,10 +49,20 @@ static wg_status count_fill(wg_device *device, wg_ref dst, size_t count, wg_dtyp
                             double value) {
     return inner(device)->backend->fill(inner(device), dst, count, dtype, value);
 }
+static bool count_supports_op(wg_device *device, const wg_op_query *query, const char **why) {
+    if ((int)query->op == counting(device)->refuse_op) {
+        *why = "refused on purpose";
+        return false;
+    }
+    return inner(device)->backend->supports_op(inner(device), query, why);
+}
 static wg_status count_run(wg_device *device, const wg_call *call) {
     counting_device *c = counting(device);
     c->runs[call->data->op]++;
     if ((int)call->data->op == c->skip_op) return WG_OK;
+    if ((int)call->data->op == c->fail_op)
+        return wg_fail(WG_ERR_DEVICE, "counting: the kernel of node %d failed on purpose",
+                       (int)call->node);
     return inner(device)->backend->run(inner(device), call);
 }
 static wg_status count_finish(wg_device *device) {
@@ -67,6 +79,7 @@ static const wg_backend counting_backend = {
     .write = count_write,
     .read = count_read,
     .fill = count_fill,
+    .supports_op = count_supports_op,
     .run = count_run,
     .finish = count_finish,
     .close = count_close,
@@ -79,6 +92,10 @@ static wg_device *counting_cpu(void) {
     counter.base.backend = &counting_backend;
     counter.inner = nc_cpu();
     counter.skip_op = -1;
+    counter.fail_op = -1;
+    counter.refuse_op = -1;
+    snprintf(counter.base.description, sizeof counter.base.description, "counting %s",
+             wg_device_description(counter.inner));
     return &counter.base;
 }
 
@@ -264,6 +281,50 @@ static void test_poison_shows_unwritten_outputs(void **state) {
     for (int i = 0; i < 8; i++) assert_true(fabs(got[i] - 2 * xv[i]) < 1e-6);
 }
 
+/* A kernel's own message reaches the caller whole, behind the node it came from. */
+static void test_kernel_failure_message_intact(void **state) {
+    (void)state;
+    wg_graph *g = nc_graph(WG_F32);
+    wg_node x = wg_input(g, wg_shape1(8), "x");
+    wg_node y = wg_exp(g, wg_add(g, x, x));
+    wg_node_set_name(g, y, "relu1");
+    wg_session *s = nc_session(g, counting_cpu(), 1);
+    counter.fail_op = WG_OP_MAP;
+    wg_plan *plan = nc_plan(s, 1, &y);
+    assert_int_equal(wg_plan_run(plan), WG_ERR_DEVICE);
+    char want[256];
+    snprintf(want, sizeof want,
+             "node %d (map.exp relu1): counting: the kernel of node %d failed on purpose", y, y);
+    assert_string_equal(wg_last_error(), want);
+}
+
+/* A node the device cannot run stops the plan before anything is allocated or run,
+ * with a message that names the node, the device, the dtype and the shapes. */
+static void test_unsupported_node_refused(void **state) {
+    (void)state;
+    wg_graph *g = nc_graph(WG_F64);
+    wg_node x = wg_input(g, wg_shape2(3, 4), "x");
+    wg_node h = wg_add(g, x, wg_constant(g, wg_shape1(4), 0.5));
+    wg_node y = wg_tanh(g, h);
+    wg_node_set_name(g, y, "act1");
+    wg_session *s = nc_session(g, counting_cpu(), 1);
+    counter.refuse_op = WG_OP_MAP;
+    int allocs = counter.allocs;
+    wg_plan *plan = (wg_plan *)&plan;
+    assert_int_equal(wg_plan_new(s, 1, &y, &plan), WG_ERR_UNSUPPORTED);
+    assert_null(plan);
+    char want[512];
+    snprintf(want, sizeof want,
+             "node %d (map.tanh act1): the cpu device \"%s\" cannot run it in f64 on "
+             "[3, 4] <- [3, 4]: refused on purpose; the plan is refused",
+             y, counter.base.description);
+    assert_string_equal(wg_last_error(), want);
+    assert_int_equal(kernel_runs(), 0);
+    assert_int_equal(counter.allocs, allocs);
+    /* the rest of the graph still plans */
+    nc_run(nc_plan(s, 1, &h));
+}
+
 static void test_graph_with_error_cannot_be_planned(void **state) {
     (void)state;
     wg_graph *g = nc_graph(WG_F32);
@@ -333,6 +394,8 @@ int main(void) {
         cmocka_unit_test_teardown(test_assign_swap, nc_teardown),
         cmocka_unit_test_teardown(test_constants_once_reshapes_free_no_allocation, nc_teardown),
         cmocka_unit_test_teardown(test_poison_shows_unwritten_outputs, nc_teardown),
+        cmocka_unit_test_teardown(test_kernel_failure_message_intact, nc_teardown),
+        cmocka_unit_test_teardown(test_unsupported_node_refused, nc_teardown),
         cmocka_unit_test_teardown(test_graph_with_error_cannot_be_planned, nc_teardown),
         cmocka_unit_test_teardown(test_bad_targets_and_reads, nc_teardown),
         cmocka_unit_test_teardown(test_step_counter, nc_teardown),

@@ -28,7 +28,8 @@ WG_API const char *wg_status_name(wg_status status);
 WG_API const char *wg_last_error(void);
 
 /* Records a formatted message for this thread and returns `status`, so a failing
- * function can `return wg_fail(WG_ERR_IO, "cannot open %s", path);`. */
+ * function can `return wg_fail(WG_ERR_IO, "cannot open %s", path);`. An argument may
+ * be wg_last_error() itself, to put context in front of the message. */
 WG_API wg_status wg_fail(wg_status status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

@@ -6,39 +6,72 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- backward rules of the element-wise codes, one per entry of the op table ---- */
+
+/* Gradient of y = map(x) with respect to x, given the upstream gradient gy; WG_NONE for
+ * a zero derivative. Each rule uses only what it needs. */
+#define MAP_GRAD(name, expr)                                                                       \
+    static wg_node map_grad_##name(wg_graph *g, wg_node x, wg_node y, wg_node gy, double p0,       \
+                                   double p1) {                                                    \
+        (void)g, (void)x, (void)y, (void)gy, (void)p0, (void)p1;                                   \
+        return (expr);                                                                             \
+    }
+MAP_GRAD(scale, wg_scale(g, gy, p0))
+MAP_GRAD(add_scalar, gy)
+MAP_GRAD(square, wg_mul(g, gy, wg_scale(g, x, 2)))
+MAP_GRAD(sqrt, wg_div(g, wg_scale(g, gy, 0.5), y))
+/* d/dx x^-1/2 = -y^3 / 2 */
+MAP_GRAD(rsqrt, wg_mul(g, gy, wg_scale(g, wg_mul(g, y, wg_square(g, y)), -0.5)))
+MAP_GRAD(reciprocal, wg_mul(g, gy, wg_scale(g, wg_square(g, y), -1)))
+MAP_GRAD(exp, wg_mul(g, gy, y))
+MAP_GRAD(log, wg_div(g, gy, x))
+MAP_GRAD(tanh, wg_mul(g, gy, wg_add_scalar(g, wg_scale(g, wg_square(g, y), -1), 1)))
+MAP_GRAD(sigmoid, wg_mul(g, gy, wg_mul(g, y, wg_add_scalar(g, wg_scale(g, y, -1), 1))))
+MAP_GRAD(softplus, wg_mul(g, gy, wg_sigmoid(g, x)))
+MAP_GRAD(relu, wg_mul(g, gy, wg_step(g, x)))
+MAP_GRAD(leaky_relu, wg_mul(g, gy, wg_add_scalar(g, wg_scale(g, wg_step(g, x), 1 - p0), p0)))
+MAP_GRAD(clamp, wg_mul(g, gy, wg_in_range(g, x, p0, p1)))
+/* piecewise constant: zero derivative */
+MAP_GRAD(step, WG_NONE)
+MAP_GRAD(in_range, WG_NONE)
+#undef MAP_GRAD
+
+typedef wg_node (*map_grad_fn)(wg_graph *g, wg_node x, wg_node y, wg_node gy, double p0, double p1);
+#define MAP_GRAD_ENTRY(NAME, name) map_grad_##name,
+static const map_grad_fn map_grads[] = {WG_MAP_LIST(MAP_GRAD_ENTRY)};
+_Static_assert(sizeof map_grads / sizeof *map_grads == WG_MAP_COUNT,
+               "a backward rule for every map code");
+
+/* Gradients of y = a op b with respect to a and b before they are summed back to the
+ * operands' shapes. */
+#define BINARY_GRAD(name, expr_a, expr_b)                                                          \
+    static void binary_grad_##name(wg_graph *g, wg_node a, wg_node b, wg_node y, wg_node gy,       \
+                                   wg_node *ga, wg_node *gb) {                                     \
+        (void)g, (void)a, (void)b, (void)y;                                                        \
+        *ga = (expr_a);                                                                            \
+        *gb = (expr_b);                                                                            \
+    }
+BINARY_GRAD(add, gy, gy)
+BINARY_GRAD(sub, gy, wg_neg(g, gy))
+BINARY_GRAD(mul, wg_mul(g, gy, b), wg_mul(g, gy, a))
+/* y = a / b: dy/db = -y / b */
+BINARY_GRAD(div, wg_div(g, gy, b), wg_neg(g, wg_div(g, wg_mul(g, gy, y), b)))
+#undef BINARY_GRAD
+
+typedef void (*binary_grad_fn)(wg_graph *g, wg_node a, wg_node b, wg_node y, wg_node gy,
+                               wg_node *ga, wg_node *gb);
+#define BINARY_GRAD_ENTRY(NAME, name) binary_grad_##name,
+static const binary_grad_fn binary_grads[] = {WG_BINARY_LIST(BINARY_GRAD_ENTRY)};
+_Static_assert(sizeof binary_grads / sizeof *binary_grads == WG_BIN_COUNT,
+               "a backward rule for every binary code");
+
 /* Upstream gradient `gy` of node `node` (a copy of its data: building new nodes may
  * move the node array) to the gradient of each input. Inputs that need no gradient
  * get WG_NONE. */
 static void map_backward(wg_graph *g, wg_node y, const wg_node_data *d, wg_node gy, wg_node *gx) {
-    wg_node x = d->input[0];
-    double p0 = d->param[0], p1 = d->param[1];
-    switch ((wg_map)d->ival[0]) {
-    case WG_MAP_SCALE: gx[0] = wg_scale(g, gy, p0); break;
-    case WG_MAP_ADD_SCALAR: gx[0] = gy; break;
-    case WG_MAP_SQUARE: gx[0] = wg_mul(g, gy, wg_scale(g, x, 2)); break;
-    case WG_MAP_SQRT: gx[0] = wg_div(g, wg_scale(g, gy, 0.5), y); break;
-    case WG_MAP_RSQRT: /* d/dx x^-1/2 = -y^3 / 2 */
-        gx[0] = wg_mul(g, gy, wg_scale(g, wg_mul(g, y, wg_square(g, y)), -0.5));
-        break;
-    case WG_MAP_RECIPROCAL: gx[0] = wg_mul(g, gy, wg_scale(g, wg_square(g, y), -1)); break;
-    case WG_MAP_EXP: gx[0] = wg_mul(g, gy, y); break;
-    case WG_MAP_LOG: gx[0] = wg_div(g, gy, x); break;
-    case WG_MAP_TANH:
-        gx[0] = wg_mul(g, gy, wg_add_scalar(g, wg_scale(g, wg_square(g, y), -1), 1));
-        break;
-    case WG_MAP_SIGMOID:
-        gx[0] = wg_mul(g, gy, wg_mul(g, y, wg_add_scalar(g, wg_scale(g, y, -1), 1)));
-        break;
-    case WG_MAP_SOFTPLUS: gx[0] = wg_mul(g, gy, wg_sigmoid(g, x)); break;
-    case WG_MAP_RELU: gx[0] = wg_mul(g, gy, wg_step(g, x)); break;
-    case WG_MAP_LEAKY_RELU:
-        gx[0] = wg_mul(g, gy, wg_add_scalar(g, wg_scale(g, wg_step(g, x), 1 - p0), p0));
-        break;
-    case WG_MAP_CLAMP: gx[0] = wg_mul(g, gy, wg_in_range(g, x, p0, p1)); break;
-    case WG_MAP_STEP:
-    case WG_MAP_IN_RANGE:
-    case WG_MAP_COUNT: break; /* piecewise constant: zero derivative */
-    }
+    int code = d->ival[0];
+    if (code >= 0 && code < WG_MAP_COUNT)
+        gx[0] = map_grads[code](g, d->input[0], y, gy, d->param[0], d->param[1]);
 }
 
 static void binary_backward(wg_graph *g, wg_node y, const wg_node_data *d, wg_node gy,
@@ -46,22 +79,8 @@ static void binary_backward(wg_graph *g, wg_node y, const wg_node_data *d, wg_no
     wg_node a = d->input[0], b = d->input[1];
     wg_shape sa = wg_node_shape(g, a), sb = wg_node_shape(g, b);
     wg_node ga = WG_NONE, gb = WG_NONE;
-    switch ((wg_binary)d->ival[0]) {
-    case WG_BIN_ADD: ga = gb = gy; break;
-    case WG_BIN_SUB:
-        ga = gy;
-        gb = wg_neg(g, gy);
-        break;
-    case WG_BIN_MUL:
-        ga = wg_mul(g, gy, b);
-        gb = wg_mul(g, gy, a);
-        break;
-    case WG_BIN_DIV: /* y = a / b: dy/db = -y / b */
-        ga = wg_div(g, gy, b);
-        gb = wg_neg(g, wg_div(g, wg_mul(g, gy, y), b));
-        break;
-    case WG_BIN_COUNT: break;
-    }
+    int code = d->ival[0];
+    if (code >= 0 && code < WG_BIN_COUNT) binary_grads[code](g, a, b, y, gy, &ga, &gb);
     gx[0] = wg_sum_to(g, ga, sa);
     gx[1] = wg_sum_to(g, gb, sb);
 }

@@ -1,10 +1,13 @@
-/* What a device backend implements. The planner hands each node to `run` with the
- * storage of its output and inputs; everything a kernel needs is in the node. */
+/* What a device backend implements. The planner asks `supports_op` about every node
+ * of a plan, then hands each one to `run` with the storage of its output and inputs;
+ * everything a kernel needs is in the node. */
 #ifndef WGAN_BACKEND_H
 #define WGAN_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "graph_internal.h"
 #include "wgan/device.h"
@@ -26,6 +29,20 @@ typedef struct wg_call {
     uint64_t step; /* session step counter, for random draws */
 } wg_call;
 
+/* What a backend is asked before a node is planned: the op (with its map or binary
+ * code), the dtype and the shapes of the output and inputs. */
+typedef struct wg_op_query {
+    wg_op op;
+    int code; /* ival[0] of map and binary nodes, else 0 */
+    wg_dtype dtype;
+    wg_shape out;
+    int n_inputs;
+    wg_shape in[WG_MAX_INPUTS];
+} wg_op_query;
+
+/* The query for node `node` of `graph`. */
+wg_op_query wg_op_query_of(const wg_graph *graph, wg_node node);
+
 typedef struct wg_backend {
     const char *kind; /* "cpu", "opencl" */
     wg_status (*alloc)(wg_device *device, size_t bytes, void **mem);
@@ -34,6 +51,10 @@ typedef struct wg_backend {
     wg_status (*read)(wg_device *device, wg_ref src, void *host, size_t bytes);
     /* Fill `count` elements of `dtype` at dst with `value` (used for poisoning). */
     wg_status (*fill)(wg_device *device, wg_ref dst, size_t count, wg_dtype dtype, double value);
+    /* Whether `run` can execute a node like `query`. When it cannot, *why (unless `why`
+     * is NULL) says what is missing in a few words. The planner asks about every node
+     * it schedules and refuses the plan on the first "no". */
+    bool (*supports_op)(wg_device *device, const wg_op_query *query, const char **why);
     /* Enqueue the node's kernel(s). Must not allocate on a replayed step beyond
      * first-use caches, and must not wait for the device. */
     wg_status (*run)(wg_device *device, const wg_call *call);

@@ -1,6 +1,7 @@
 /* Graph storage and the builders of primitive ops, with shape inference. */
 #include "graph_internal.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,6 +107,7 @@ static bool valid_node(const wg_graph *graph, wg_node node) {
 }
 
 wg_node wg_graph_push(wg_graph *graph, const wg_node_data *node) {
+    assert(node->n_inputs == wg_op_arity(node->op));
     if (graph->status != WG_OK) return WG_NONE;
     for (int i = 0; i < node->n_inputs; i++)
         if (!valid_node(graph, node->input[i]))
@@ -290,9 +292,8 @@ static wg_node binary(wg_graph *graph, wg_binary code, wg_node a, wg_node b) {
     wg_shape out;
     if (!broadcast_shape(shape_of(graph, a), shape_of(graph, b), &out)) {
         char sa[64], sb[64];
-        static const char *const names[] = {"add", "sub", "mul", "div"};
         return wg_graph_fail(graph, WG_ERR_SHAPE, "%s: shapes %s and %s do not broadcast",
-                             names[code], wg_shape_str(shape_of(graph, a), sa, sizeof sa),
+                             wg_binary_name(code), wg_shape_str(shape_of(graph, a), sa, sizeof sa),
                              wg_shape_str(shape_of(graph, b), sb, sizeof sb));
     }
     wg_node_data node = {.op = WG_OP_BINARY, .n_inputs = 2, .input = {a, b, WG_NONE}, .shape = out};
@@ -511,18 +512,17 @@ wg_node wg_permute(wg_graph *graph, wg_node x, const int *perm) {
 /* Shared by slice and pad: `inner` must fit inside `outer` at `start`. */
 static wg_node window_op(wg_graph *graph, wg_op op, wg_node x, const int64_t *start,
                          const wg_shape *inner, const wg_shape *outer, wg_shape out_shape) {
-    static const char *const names[] = {[WG_OP_SLICE] = "slice", [WG_OP_PAD] = "pad"};
     if (inner->ndim != outer->ndim)
         return wg_graph_fail(graph, WG_ERR_SHAPE, "%s: %d axes given for a %d-axis tensor",
-                             names[op], inner->ndim, outer->ndim);
+                             wg_op_name(op), inner->ndim, outer->ndim);
     wg_node_data node = {
         .op = op, .n_inputs = 1, .input = {x, WG_NONE, WG_NONE}, .shape = out_shape};
     for (int k = 0; k < inner->ndim; k++) {
         if (start[k] < 0 || start[k] + inner->dim[k] > outer->dim[k])
             return wg_graph_fail(graph, WG_ERR_SHAPE,
-                                 "%s: axis %d window [%lld, %lld) outside extent %lld", names[op],
-                                 k, (long long)start[k], (long long)(start[k] + inner->dim[k]),
-                                 (long long)outer->dim[k]);
+                                 "%s: axis %d window [%lld, %lld) outside extent %lld",
+                                 wg_op_name(op), k, (long long)start[k],
+                                 (long long)(start[k] + inner->dim[k]), (long long)outer->dim[k]);
         node.lval[k] = start[k];
     }
     if (wg_shape_equal(inner, outer)) return x;

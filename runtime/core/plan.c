@@ -3,6 +3,7 @@
  * launches with no allocation and no host synchronisation. */
 #include "session_internal.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,7 +115,7 @@ static wg_status build_schedule(const wg_graph *graph, int count, const wg_node 
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < n; i++) {
             wg_op op = graph->nodes[i].op;
-            if (!reached[i] || wg_op_is_persistent(op) || op == WG_OP_RESHAPE) continue;
+            if (!reached[i] || !wg_op_has_kernel(op)) continue;
             if ((op == WG_OP_ASSIGN) == (pass == 1)) s->order[s->count++] = i;
         }
     for (int i = 0; i < n; i++) s->position[i] = -1, s->last_use[i] = -1;
@@ -143,6 +144,56 @@ static wg_ref node_ref(wg_plan *plan, const size_t *offsets, wg_node node) {
     return (wg_ref){plan->arena, offsets[root]};
 }
 
+/* "[4, 3] <- [4, 5] [5, 3]^T": output shape, then the inputs' (^T: read transposed). */
+static void node_shapes(const wg_graph *graph, const wg_node_data *d, char *shapes,
+                        size_t shapes_size) {
+    char buf[64];
+    int used = snprintf(shapes, shapes_size, "%s <-", wg_shape_str(&d->shape, buf, sizeof buf));
+    for (int k = 0; k < d->n_inputs && used > 0 && (size_t)used < shapes_size; k++) {
+        const char *transposed = d->op == WG_OP_MATMUL && k < 2 && d->ival[k] ? "^T" : "";
+        used +=
+            snprintf(shapes + used, shapes_size - (size_t)used, " %s%s",
+                     wg_shape_str(&graph->nodes[d->input[k]].shape, buf, sizeof buf), transposed);
+    }
+}
+
+/* ---- what the device can run ---- */
+
+wg_op_query wg_op_query_of(const wg_graph *graph, wg_node node) {
+    const wg_node_data *d = &graph->nodes[node];
+    wg_op_query q = {.op = d->op, .dtype = graph->dtype, .out = d->shape, .n_inputs = d->n_inputs};
+    if (d->op == WG_OP_MAP || d->op == WG_OP_BINARY) q.code = d->ival[0];
+    for (int k = 0; k < d->n_inputs; k++) q.in[k] = graph->nodes[d->input[k]].shape;
+    return q;
+}
+
+/* Every node of the schedule must be one the device can run: refusing the plan, with
+ * the node named, beats failing in the middle of a step. There is no fallback to
+ * another device. */
+static wg_status check_support(const wg_session *session, const schedule *s) {
+    wg_device *device = session->device;
+    const wg_graph *graph = session->graph;
+    assert(device->backend->supports_op);
+    for (int p = 0; p < s->count; p++) {
+        wg_node node = s->order[p];
+        wg_op_query query = wg_op_query_of(graph, node);
+        const char *why = "";
+        if (device->backend->supports_op(device, &query, &why)) continue;
+        const wg_node_data *d = &graph->nodes[node];
+        const char *name = wg_node_name(graph, node);
+        char label[48], shapes[160];
+        wg_op_label(d->op, d->ival[0], label, sizeof label);
+        node_shapes(graph, d, shapes, sizeof shapes);
+        return wg_fail(WG_ERR_UNSUPPORTED,
+                       "node %d (%s%s%s): the %s device \"%s\" cannot run it in %s on %s: %s; "
+                       "the plan is refused",
+                       node, label, *name ? " " : "", name, device->backend->kind,
+                       device->description, graph->dtype == WG_F64 ? "f64" : "f32", shapes,
+                       why && *why ? why : "no reason given");
+    }
+    return WG_OK;
+}
+
 static wg_status run_call(wg_plan *plan, wg_call *call) {
     wg_device *device = plan->session->device;
     call->step = plan->session->step;
@@ -157,8 +208,10 @@ static wg_status run_call(wg_plan *plan, wg_call *call) {
     wg_status status = device->backend->run(device, call);
     if (status != WG_OK) {
         const char *name = wg_node_name(call->graph, call->node);
-        return wg_fail(status, "node %d (%s%s%s): %s", call->node, wg_op_name(call->data->op),
-                       *name ? " " : "", name, wg_last_error());
+        char label[48];
+        wg_op_label(call->data->op, call->data->ival[0], label, sizeof label);
+        return wg_fail(status, "node %d (%s%s%s): %s", call->node, label, *name ? " " : "", name,
+                       wg_last_error());
     }
     return WG_OK;
 }
@@ -217,35 +270,10 @@ static wg_status plan_layout(wg_plan *plan, const schedule *s) {
 
 /* ---- FLOPs and profiling ---- */
 
-static double node_flops(const wg_graph *graph, const wg_node_data *d) {
-    const wg_shape *in0 = d->n_inputs > 0 ? &graph->nodes[d->input[0]].shape : NULL;
-    const wg_shape *in1 = d->n_inputs > 1 ? &graph->nodes[d->input[1]].shape : NULL;
-    switch (d->op) {
-    case WG_OP_MATMUL: {
-        double k = (double)in0->dim[d->ival[0] ? 0 : 1];
-        return 2 * k * (double)wg_shape_numel(&d->shape);
-    }
-    case WG_OP_CONV2D:
-    case WG_OP_CONV2D_DX:
-    case WG_OP_CONV2D_DW: {
-        /* every role does one multiply-add per (output of the forward conv, C R S tap) */
-        const wg_shape *y = d->op == WG_OP_CONV2D      ? &d->shape
-                            : d->op == WG_OP_CONV2D_DX ? in0
-                                                       : in1;
-        const wg_shape *w = d->op == WG_OP_CONV2D_DW ? &d->shape : in1;
-        return 2 * (double)wg_shape_numel(y) * (double)(w->dim[1] * w->dim[2] * w->dim[3]);
-    }
-    case WG_OP_MAP:
-    case WG_OP_BINARY: return (double)wg_shape_numel(&d->shape);
-    case WG_OP_SUM_TO: return (double)wg_shape_numel(in0);
-    default: return 0;
-    }
-}
-
 double wg_plan_flops(const wg_plan *plan) {
     double flops = 0;
     for (int i = 0; i < plan->n_calls; i++)
-        flops += node_flops(plan->session->graph, plan->calls[i].data);
+        flops += wg_node_flops(plan->session->graph, plan->calls[i].data);
     return flops;
 }
 
@@ -293,41 +321,8 @@ void wg_profile_reset(void) {
 
 static void profile_label(const wg_graph *graph, const wg_node_data *d, char *op, size_t op_size,
                           char *shapes, size_t shapes_size) {
-    static const char *const maps[WG_MAP_COUNT] = {
-        [WG_MAP_SCALE] = "scale",
-        [WG_MAP_ADD_SCALAR] = "add_scalar",
-        [WG_MAP_SQUARE] = "square",
-        [WG_MAP_SQRT] = "sqrt",
-        [WG_MAP_RSQRT] = "rsqrt",
-        [WG_MAP_RECIPROCAL] = "reciprocal",
-        [WG_MAP_EXP] = "exp",
-        [WG_MAP_LOG] = "log",
-        [WG_MAP_TANH] = "tanh",
-        [WG_MAP_SIGMOID] = "sigmoid",
-        [WG_MAP_SOFTPLUS] = "softplus",
-        [WG_MAP_RELU] = "relu",
-        [WG_MAP_LEAKY_RELU] = "leaky_relu",
-        [WG_MAP_CLAMP] = "clamp",
-        [WG_MAP_STEP] = "step",
-        [WG_MAP_IN_RANGE] = "in_range",
-    };
-    static const char *const binaries[WG_BIN_COUNT] = {
-        [WG_BIN_ADD] = "add", [WG_BIN_SUB] = "sub", [WG_BIN_MUL] = "mul", [WG_BIN_DIV] = "div"};
-    int code = d->ival[0];
-    if (d->op == WG_OP_MAP && code >= 0 && code < WG_MAP_COUNT && maps[code])
-        snprintf(op, op_size, "map.%s", maps[code]);
-    else if (d->op == WG_OP_BINARY && code >= 0 && code < WG_BIN_COUNT && binaries[code])
-        snprintf(op, op_size, "binary.%s", binaries[code]);
-    else
-        snprintf(op, op_size, "%s", wg_op_name(d->op));
-    char buf[64];
-    int used = snprintf(shapes, shapes_size, "%s <-", wg_shape_str(&d->shape, buf, sizeof buf));
-    for (int k = 0; k < d->n_inputs && used > 0 && (size_t)used < shapes_size; k++) {
-        const char *transposed = d->op == WG_OP_MATMUL && k < 2 && d->ival[k] ? "^T" : "";
-        used +=
-            snprintf(shapes + used, shapes_size - (size_t)used, " %s%s",
-                     wg_shape_str(&graph->nodes[d->input[k]].shape, buf, sizeof buf), transposed);
-    }
+    wg_op_label(d->op, d->ival[0], op, op_size);
+    node_shapes(graph, d, shapes, shapes_size);
 }
 
 /* Gives each call of the plan its entry of the table, shared with every call of the
@@ -373,7 +368,7 @@ static wg_status run_profiled(wg_plan *plan) {
         profile_slot *slot = &profile_table[plan->profile_slot[i]];
         slot->seconds += profile_now() - start;
         slot->calls++;
-        slot->flops += node_flops(plan->session->graph, plan->calls[i].data);
+        slot->flops += wg_node_flops(plan->session->graph, plan->calls[i].data);
     }
     return WG_OK;
 }
@@ -402,6 +397,7 @@ wg_status wg_plan_new(wg_session *session, int count, const wg_node *targets, wg
     plan->poison = getenv("WGAN_POISON") != NULL;
     schedule s = {0};
     status = build_schedule(graph, count, targets, &s);
+    if (status == WG_OK) status = check_support(session, &s);
     if (status == WG_OK) status = plan_layout(plan, &s);
     if (status == WG_OK && wg_profile_enabled()) status = profile_register(plan);
     schedule_free(&s);

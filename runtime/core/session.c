@@ -3,30 +3,6 @@
 
 #include <stdlib.h>
 
-const char *wg_op_name(wg_op op) {
-    static const char *const names[WG_OP_COUNT] = {
-        [WG_OP_INPUT] = "input",
-        [WG_OP_VARIABLE] = "variable",
-        [WG_OP_CONSTANT] = "constant",
-        [WG_OP_RANDOM_UNIFORM] = "random_uniform",
-        [WG_OP_RANDOM_NORMAL] = "random_normal",
-        [WG_OP_MAP] = "map",
-        [WG_OP_BINARY] = "binary",
-        [WG_OP_SUM_TO] = "sum_to",
-        [WG_OP_EXPAND] = "expand",
-        [WG_OP_RESHAPE] = "reshape",
-        [WG_OP_PERMUTE] = "permute",
-        [WG_OP_SLICE] = "slice",
-        [WG_OP_PAD] = "pad",
-        [WG_OP_MATMUL] = "matmul",
-        [WG_OP_CONV2D] = "conv2d",
-        [WG_OP_CONV2D_DX] = "conv2d_input_grad",
-        [WG_OP_CONV2D_DW] = "conv2d_weight_grad",
-        [WG_OP_ASSIGN] = "assign",
-    };
-    return op < WG_OP_COUNT && names[op] ? names[op] : "?";
-}
-
 wg_status wg_session_new(wg_graph *graph, wg_device *device, uint64_t seed, wg_session **out) {
     *out = NULL;
     if (wg_graph_status(graph) != WG_OK)

@@ -28,7 +28,4 @@ static inline int wg_op_is_persistent(wg_op op) {
     return op == WG_OP_INPUT || op == WG_OP_VARIABLE;
 }
 
-/* "matmul", "conv2d", ... for messages and profiles. */
-const char *wg_op_name(wg_op op);
-
 #endif

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_error[1024];
 
@@ -25,11 +26,15 @@ const char *wg_last_error(void) {
     return last_error;
 }
 
+/* Formats into a local buffer first: callers pass wg_last_error() as an argument to
+ * put context in front of a message, and vsnprintf must not write what it reads. */
 wg_status wg_fail(wg_status status, const char *fmt, ...) {
+    char message[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    memcpy(last_error, message, strlen(message) + 1);
     return status;
 }
 

@@ -476,3 +476,76 @@ int nc_add_case_tests(struct CMUnitTest *tests, int count, const nc_op_case *cas
                                              .initial_state = (void *)&cases[i]};
     return count;
 }
+
+/* ---- op kinds ---- */
+
+int nc_op_kind(wg_op op, int code) {
+    if (op == WG_OP_MAP && code >= 0 && code < WG_MAP_COUNT) return WG_OP_COUNT + code;
+    if (op == WG_OP_BINARY && code >= 0 && code < WG_BIN_COUNT)
+        return WG_OP_COUNT + WG_MAP_COUNT + code;
+    return (int)op;
+}
+
+static void kind_op(int kind, wg_op *op, int *code) {
+    *op = kind < WG_OP_COUNT                  ? (wg_op)kind
+          : kind < WG_OP_COUNT + WG_MAP_COUNT ? WG_OP_MAP
+                                              : WG_OP_BINARY;
+    *code = kind < WG_OP_COUNT                  ? 0
+            : kind < WG_OP_COUNT + WG_MAP_COUNT ? kind - WG_OP_COUNT
+                                                : kind - WG_OP_COUNT - WG_MAP_COUNT;
+}
+
+const char *nc_op_kind_label(int kind, char *buf, size_t size) {
+    wg_op op;
+    int code;
+    kind_op(kind, &op, &code);
+    return wg_op_label(op, code, buf, size);
+}
+
+bool nc_op_kind_runs(int kind) {
+    wg_op op;
+    int code;
+    kind_op(kind, &op, &code);
+    return wg_op_has_kernel(op) && (kind >= WG_OP_COUNT || (op != WG_OP_MAP && op != WG_OP_BINARY));
+}
+
+static void sample_graph(const wg_graph *g, wg_op_query *queries, bool *have) {
+    for (wg_node i = 0; i < wg_graph_size(g); i++) {
+        wg_op_query q = wg_op_query_of(g, i);
+        int kind = nc_op_kind(q.op, q.code);
+        if (have[kind] || !nc_op_kind_runs(kind)) continue;
+        queries[kind] = q;
+        have[kind] = true;
+    }
+}
+
+void nc_sample_queries(wg_dtype dtype, wg_op_query queries[NC_OP_KINDS], bool have[NC_OP_KINDS]) {
+    for (int k = 0; k < NC_OP_KINDS; k++) have[k] = false;
+    for (int c = 0; c < nc_small_case_count; c++) {
+        nc_deriv_graph d;
+        nc_build_derivs(&nc_small_cases[c], dtype, &d);
+        sample_graph(d.graph, queries, have);
+    }
+    wg_graph *g = nc_graph(dtype);
+    wg_node v = wg_variable(g, wg_shape2(3, 4), "v");
+    wg_assign(g, v, wg_random_uniform(g, wg_shape2(3, 4), -1, 1));
+    wg_random_normal(g, wg_shape1(5), 0, 1);
+    sample_graph(g, queries, have);
+}
+
+int nc_unsupported_kinds(wg_device *device, wg_dtype dtype) {
+    wg_op_query queries[NC_OP_KINDS];
+    bool have[NC_OP_KINDS];
+    nc_sample_queries(dtype, queries, have);
+    int gaps = 0;
+    for (int kind = 0; kind < NC_OP_KINDS; kind++) {
+        if (!nc_op_kind_runs(kind)) continue;
+        char label[48];
+        const char *why = "no case in tests/support/op_cases.c";
+        if (have[kind] && device->backend->supports_op(device, &queries[kind], &why)) continue;
+        printf("%s (%s): %s\n", nc_op_kind_label(kind, label, sizeof label),
+               dtype == WG_F64 ? "f64" : "f32", why);
+        gaps++;
+    }
+    return gaps;
+}

@@ -4,6 +4,10 @@
 #ifndef WGAN_TEST_OP_CASES_H
 #define WGAN_TEST_OP_CASES_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "backend.h"
 #include "numcheck.h"
 
 #define NC_MAX_OPERANDS 4
@@ -66,5 +70,23 @@ int nc_add_case_tests(struct CMUnitTest *tests, int count, const nc_op_case *cas
 
 /* Every output of the derivative graph (y, dx_i, ddx_i), for plans and comparisons. */
 int nc_deriv_targets(const nc_deriv_graph *d, wg_node *targets, const char **labels);
+
+/* ---- op kinds: every op of the table, with map and binary ops split by code ---- */
+#define NC_OP_KINDS (WG_OP_COUNT + WG_MAP_COUNT + WG_BIN_COUNT)
+int nc_op_kind(wg_op op, int code);
+/* "map.tanh", "matmul", ... */
+const char *nc_op_kind_label(int kind, char *buf, size_t size);
+/* Kinds a backend runs: not inputs, variables and reshapes, nor map and binary without
+ * a code. */
+bool nc_op_kind_runs(int kind);
+
+/* For every kind that runs, the query of the first node of that kind in the small
+ * cases' derivative graphs (or, for random draws and assignments, in a graph of
+ * those), built in `dtype`; have[kind] is false where none has one. Graphs are
+ * tracked, freed by nc_teardown. */
+void nc_sample_queries(wg_dtype dtype, wg_op_query queries[NC_OP_KINDS], bool have[NC_OP_KINDS]);
+/* Asks `device` about every kind that runs, at the sample queries' shapes in `dtype`;
+ * prints each kind it refuses, or that has no sample, and returns how many. */
+int nc_unsupported_kinds(wg_device *device, wg_dtype dtype);
 
 #endif

@@ -67,6 +67,20 @@ static wg_status cpu_run(wg_device *device, const wg_call *call) {
     return call->graph->dtype == WG_F64 ? wg_cpu_run_f64(cpu, call) : wg_cpu_run_f32(cpu, call);
 }
 
+/* Every f32 and f64 node whose op has a kernel in the table, with a known code. */
+static bool cpu_supports_op(wg_device *device, const wg_op_query *query, const char **why) {
+    (void)device;
+    const char *missing = NULL;
+    if (query->dtype != WG_F32 && query->dtype != WG_F64)
+        missing = "unknown dtype";
+    else if (!(query->dtype == WG_F64 ? wg_cpu_has_kernel_f64 : wg_cpu_has_kernel_f32)(query->op))
+        missing = "no cpu kernel for this op";
+    else if (!wg_op_code_known(query->op, query->code))
+        missing = "a map or binary code outside the op table";
+    if (missing && why) *why = missing;
+    return missing == NULL;
+}
+
 /* Kernels run synchronously, so there is never anything to wait for. */
 static wg_status cpu_finish(wg_device *device) {
     (void)device;
@@ -87,6 +101,7 @@ static const wg_backend cpu_backend = {
     .write = cpu_write,
     .read = cpu_read,
     .fill = cpu_fill,
+    .supports_op = cpu_supports_op,
     .run = cpu_run,
     .finish = cpu_finish,
     .close = cpu_close,

@@ -126,6 +126,9 @@ void wg_cpu_blas_single_thread(void);
 /* Per-dtype entry points, from cpu_kernels.c. */
 wg_status wg_cpu_run_f32(wg_cpu_device *device, const wg_call *call);
 wg_status wg_cpu_run_f64(wg_cpu_device *device, const wg_call *call);
+/* Whether the dtype's kernel table has an entry for `op`. */
+bool wg_cpu_has_kernel_f32(wg_op op);
+bool wg_cpu_has_kernel_f64(wg_op op);
 void wg_cpu_fill_f32(void *dst, size_t count, double value);
 void wg_cpu_fill_f64(void *dst, size_t count, double value);
 

@@ -80,38 +80,48 @@ static REAL FN(softplus)(REAL x) {
     return x > 0 ? x + RF(log1p)(RF(exp)(-x)) : RF(log1p)(RF(exp)(x));
 }
 
+/* One function per map code of the op table (ops.h); each reads the scalars it needs. */
+#define MAP_FN(name, expr)                                                                         \
+    static inline REAL FN(map_##name)(REAL x, REAL p0, REAL p1) {                                  \
+        (void)p0, (void)p1;                                                                        \
+        return (expr);                                                                             \
+    }
+MAP_FN(scale, x *p0)
+MAP_FN(add_scalar, x + p0)
+MAP_FN(square, x *x)
+MAP_FN(sqrt, RF(sqrt)(x))
+MAP_FN(rsqrt, 1 / RF(sqrt)(x))
+MAP_FN(reciprocal, 1 / x)
+MAP_FN(exp, RF(exp)(x))
+MAP_FN(log, RF(log)(x))
+MAP_FN(tanh, RF(tanh)(x))
+MAP_FN(sigmoid, FN(sigmoid)(x))
+MAP_FN(softplus, FN(softplus)(x))
+MAP_FN(relu, x > 0 ? x : (REAL)0)
+MAP_FN(leaky_relu, x > 0 ? x : p0 * x)
+/* min(max(x, p0), p1), written so that NaN stays NaN */
+MAP_FN(clamp, x<p0 ? (p0 > p1 ? p1 : p0) : x> p1 ? p1 : x)
+MAP_FN(step, x > 0 ? (REAL)1 : (REAL)0)
+MAP_FN(in_range, p0 < x && x < p1 ? (REAL)1 : (REAL)0)
+#undef MAP_FN
+
 static wg_status FN(map)(REAL *out, const REAL *in, int64_t n, int code, const double *param) {
     const REAL p0 = (REAL)param[0], p1 = (REAL)param[1];
     const int par = n >= WG_CPU_PARALLEL_MIN;
-    /* One loop per code, so the switch is not inside the loop. */
-#define MAP(EXPR)                                                                                  \
-    do {                                                                                           \
-        _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++) {    \
-            const REAL x = in[i];                                                                  \
-            out[i] = (EXPR);                                                                       \
-        }                                                                                          \
-    } while (0)
+    /* One loop per code, so the switch is not inside the loop. Naming the function
+     * before calling it makes a code without one a compile error, not an implicit
+     * declaration. */
+#define MAP_CASE(NAME, name)                                                                       \
+    case WG_MAP_##NAME:                                                                            \
+        (void)FN(map_##name);                                                                      \
+        _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++)      \
+            out[i] = FN(map_##name)(in[i], p0, p1);                                                \
+        break;
     switch (code) {
-    case WG_MAP_SCALE: MAP(x * p0); break;
-    case WG_MAP_ADD_SCALAR: MAP(x + p0); break;
-    case WG_MAP_SQUARE: MAP(x * x); break;
-    case WG_MAP_SQRT: MAP(RF(sqrt)(x)); break;
-    case WG_MAP_RSQRT: MAP(1 / RF(sqrt)(x)); break;
-    case WG_MAP_RECIPROCAL: MAP(1 / x); break;
-    case WG_MAP_EXP: MAP(RF(exp)(x)); break;
-    case WG_MAP_LOG: MAP(RF(log)(x)); break;
-    case WG_MAP_TANH: MAP(RF(tanh)(x)); break;
-    case WG_MAP_SIGMOID: MAP(FN(sigmoid)(x)); break;
-    case WG_MAP_SOFTPLUS: MAP(FN(softplus)(x)); break;
-    case WG_MAP_RELU: MAP(x > 0 ? x : (REAL)0); break;
-    case WG_MAP_LEAKY_RELU: MAP(x > 0 ? x : p0 * x); break;
-    /* min(max(x, p0), p1), written so that NaN stays NaN */
-    case WG_MAP_CLAMP: MAP(x < p0 ? (p0 > p1 ? p1 : p0) : x > p1 ? p1 : x); break;
-    case WG_MAP_STEP: MAP(x > 0 ? (REAL)1 : (REAL)0); break;
-    case WG_MAP_IN_RANGE: MAP(p0 < x && x < p1 ? (REAL)1 : (REAL)0); break;
+        WG_MAP_LIST(MAP_CASE)
     default: return wg_fail(WG_ERR_INVALID, "cpu: unknown map code %d", code);
     }
-#undef MAP
+#undef MAP_CASE
     return WG_OK;
 }
 
@@ -141,6 +151,17 @@ static void FN(random)(REAL *out, int64_t n, int normal, const wg_call *call) {
     }
 }
 
+/* One function per binary code of the op table (ops.h). */
+#define BINARY_FN(name, expr)                                                                      \
+    static inline REAL FN(binary_##name)(REAL a, REAL b) {                                         \
+        return (expr);                                                                             \
+    }
+BINARY_FN(add, a + b)
+BINARY_FN(sub, a - b)
+BINARY_FN(mul, a *b)
+BINARY_FN(div, a / b)
+#undef BINARY_FN
+
 static wg_status FN(binary)(REAL *out, const wg_shape *shape, const REAL *a,
                             const wg_shape *a_shape, const REAL *b, const wg_shape *b_shape,
                             int code) {
@@ -148,33 +169,34 @@ static wg_status FN(binary)(REAL *out, const wg_shape *shape, const REAL *a,
         return wg_fail(WG_ERR_INVALID, "cpu: unknown binary code %d", code);
     const int64_t n = wg_cpu_numel(shape), na = wg_cpu_numel(a_shape), nb = wg_cpu_numel(b_shape);
     const int par = n >= WG_CPU_PARALLEL_MIN;
-#define BINARY_OPS(LOOP)                                                                           \
-    switch (code) {                                                                                \
-    case WG_BIN_ADD: LOOP(+); break;                                                               \
-    case WG_BIN_SUB: LOOP(-); break;                                                               \
-    case WG_BIN_MUL: LOOP(*); break;                                                               \
-    default: LOOP(/); break;                                                                       \
-    }
-#define SAME(OP)                                                                                   \
-    _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++) out[i] = \
-        a[i] OP b[i]
-#define SCALAR_B(OP)                                                                               \
-    _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++) out[i] = \
-        a[i] OP b[0]
-#define SCALAR_A(OP)                                                                               \
-    _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++) out[i] = \
-        a[0] OP b[i]
+    /* Each layout is a switch case per code, so no switch is inside a loop. */
+#define SAME(NAME, name)                                                                           \
+    case WG_BIN_##NAME:                                                                            \
+        (void)FN(binary_##name); /* a compile error when the code has no function */               \
+        _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++)      \
+            out[i] = FN(binary_##name)(a[i], b[i]);                                                \
+        break;
+#define SCALAR_B(NAME, name)                                                                       \
+    case WG_BIN_##NAME:                                                                            \
+        _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++)      \
+            out[i] = FN(binary_##name)(a[i], b[0]);                                                \
+        break;
+#define SCALAR_A(NAME, name)                                                                       \
+    case WG_BIN_##NAME:                                                                            \
+        _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++)      \
+            out[i] = FN(binary_##name)(a[0], b[i]);                                                \
+        break;
     /* Equal element counts mean neither side broadcasts. */
     if (na == n && nb == n) {
-        BINARY_OPS(SAME);
+        switch (code) { WG_BINARY_LIST(SAME) }
         return WG_OK;
     }
     if (na == n && nb == 1) {
-        BINARY_OPS(SCALAR_B);
+        switch (code) { WG_BINARY_LIST(SCALAR_B) }
         return WG_OK;
     }
     if (na == 1 && nb == n) {
-        BINARY_OPS(SCALAR_A);
+        switch (code) { WG_BINARY_LIST(SCALAR_A) }
         return WG_OK;
     }
     wg_cpu_walk walk;
@@ -188,35 +210,36 @@ static wg_status FN(binary)(REAL *out, const wg_shape *shape, const REAL *a,
     /* Inputs are contiguous, so an inner stride is 1 or 0 (broadcast). */
     const int64_t sa = walk.stride[1][last], sb = walk.stride[2][last];
     const int par_rows = par && rows > 1;
-#define ROWS(OP)                                                                                   \
-    _Pragma("omp parallel if (par_rows)") {                                                        \
-        int64_t first, end;                                                                        \
-        wg_cpu_thread_range(rows, &first, &end);                                                   \
-        wg_cpu_cursor at;                                                                          \
-        wg_cpu_cursor_at(&at, &walk, 3, first);                                                    \
-        for (int64_t r = first; r < end; r++, wg_cpu_cursor_next(&at, &walk, 3)) {                 \
-            REAL *o = out + at.offset[0];                                                          \
-            const REAL *x = a + at.offset[1], *y = b + at.offset[2];                               \
-            if (sa && sb) {                                                                        \
-                for (int64_t i = 0; i < inner; i++) o[i] = x[i] OP y[i];                           \
-            } else if (sa) {                                                                       \
-                const REAL v = y[0];                                                               \
-                for (int64_t i = 0; i < inner; i++) o[i] = x[i] OP v;                              \
-            } else if (sb) {                                                                       \
-                const REAL u = x[0];                                                               \
-                for (int64_t i = 0; i < inner; i++) o[i] = u OP y[i];                              \
-            } else {                                                                               \
-                const REAL v = x[0] OP y[0];                                                       \
-                for (int64_t i = 0; i < inner; i++) o[i] = v;                                      \
+#define ROWS(NAME, name)                                                                           \
+    case WG_BIN_##NAME:                                                                            \
+        _Pragma("omp parallel if (par_rows)") {                                                    \
+            int64_t first, end;                                                                    \
+            wg_cpu_thread_range(rows, &first, &end);                                               \
+            wg_cpu_cursor at;                                                                      \
+            wg_cpu_cursor_at(&at, &walk, 3, first);                                                \
+            for (int64_t r = first; r < end; r++, wg_cpu_cursor_next(&at, &walk, 3)) {             \
+                REAL *o = out + at.offset[0];                                                      \
+                const REAL *x = a + at.offset[1], *y = b + at.offset[2];                           \
+                if (sa && sb) {                                                                    \
+                    for (int64_t i = 0; i < inner; i++) o[i] = FN(binary_##name)(x[i], y[i]);      \
+                } else if (sa) {                                                                   \
+                    const REAL v = y[0];                                                           \
+                    for (int64_t i = 0; i < inner; i++) o[i] = FN(binary_##name)(x[i], v);         \
+                } else if (sb) {                                                                   \
+                    const REAL u = x[0];                                                           \
+                    for (int64_t i = 0; i < inner; i++) o[i] = FN(binary_##name)(u, y[i]);         \
+                } else {                                                                           \
+                    const REAL v = FN(binary_##name)(x[0], y[0]);                                  \
+                    for (int64_t i = 0; i < inner; i++) o[i] = v;                                  \
+                }                                                                                  \
             }                                                                                      \
         }                                                                                          \
-    }
-    BINARY_OPS(ROWS);
+        break;
+    switch (code) { WG_BINARY_LIST(ROWS) }
 #undef ROWS
 #undef SCALAR_A
 #undef SCALAR_B
 #undef SAME
-#undef BINARY_OPS
     return WG_OK;
 }
 
@@ -550,62 +573,136 @@ static wg_status FN(conv2d_dw)(wg_cpu_device *device, REAL *dw, const REAL *x, c
     return WG_OK;
 }
 
+/* ---- the kernel of each op, and the table the backend runs and answers from ---- */
+
+/* A node's operands as this dtype's pointers. */
+typedef struct FN(operands) {
+    wg_cpu_device *device;
+    const wg_call *call;
+    const wg_node_data *node;
+    const wg_shape *shape;
+    int64_t n; /* output elements */
+    REAL *out;
+    const REAL *in[WG_MAX_INPUTS];
+    const wg_shape *in_shape[WG_MAX_INPUTS];
+} FN(operands);
+typedef wg_status (*FN(kernel))(const FN(operands) * x);
+
+static wg_status FN(op_constant)(const FN(operands) * x) {
+    FN(fill)(x->out, x->n, (REAL)x->node->param[0]);
+    return WG_OK;
+}
+static wg_status FN(op_random_uniform)(const FN(operands) * x) {
+    FN(random)(x->out, x->n, 0, x->call);
+    return WG_OK;
+}
+static wg_status FN(op_random_normal)(const FN(operands) * x) {
+    FN(random)(x->out, x->n, 1, x->call);
+    return WG_OK;
+}
+static wg_status FN(op_map)(const FN(operands) * x) {
+    return FN(map)(x->out, x->in[0], x->n, x->node->ival[0], x->node->param);
+}
+static wg_status FN(op_binary)(const FN(operands) * x) {
+    return FN(binary)(x->out, x->shape, x->in[0], x->in_shape[0], x->in[1], x->in_shape[1],
+                      x->node->ival[0]);
+}
+static wg_status FN(op_sum_to)(const FN(operands) * x) {
+    FN(sum_to)(x->out, x->shape, x->in[0], x->in_shape[0]);
+    return WG_OK;
+}
+static wg_status FN(op_expand)(const FN(operands) * x) {
+    wg_cpu_walk walk;
+    wg_cpu_walk_expand(&walk, x->in_shape[0], x->shape);
+    FN(copy_walk)(x->out, x->in[0], &walk, 1);
+    return WG_OK;
+}
+static wg_status FN(op_permute)(const FN(operands) * x) {
+    wg_cpu_walk walk;
+    wg_cpu_walk_permute(&walk, x->in_shape[0], x->shape, x->node->ival);
+    FN(copy_walk)(x->out, x->in[0], &walk, 1);
+    return WG_OK;
+}
+static wg_status FN(op_slice)(const FN(operands) * x) {
+    wg_cpu_walk walk;
+    const int64_t offset = wg_cpu_walk_window(&walk, x->in_shape[0], x->shape, x->node->lval, 1);
+    FN(copy_walk)(x->out, x->in[0] + offset, &walk, 1);
+    return WG_OK;
+}
+static wg_status FN(op_pad)(const FN(operands) * x) {
+    wg_cpu_walk walk;
+    const int64_t offset = wg_cpu_walk_window(&walk, x->shape, x->in_shape[0], x->node->lval, 0);
+    FN(fill)(x->out, x->n, 0);
+    FN(copy_walk)(x->out + offset, x->in[0], &walk, 1);
+    return WG_OK;
+}
+static wg_status FN(op_matmul)(const FN(operands) * x) {
+    FN(matmul)
+    (x->out, x->in[0], x->in_shape[0], x->in[1], x->in_shape[1], x->node->ival[0],
+     x->node->ival[1]);
+    return WG_OK;
+}
+static wg_status FN(op_conv2d)(const FN(operands) * x) {
+    wg_cpu_conv conv;
+    wg_status status =
+        wg_cpu_conv_geometry(&conv, x->in_shape[0], x->in_shape[1], x->shape, x->node->ival);
+    return status != WG_OK ? status : FN(conv2d)(x->device, x->out, x->in[0], x->in[1], &conv);
+}
+static wg_status FN(op_conv2d_dx)(const FN(operands) * x) {
+    wg_cpu_conv conv;
+    wg_status status =
+        wg_cpu_conv_geometry(&conv, x->shape, x->in_shape[1], x->in_shape[0], x->node->ival);
+    return status != WG_OK ? status : FN(conv2d_dx)(x->device, x->out, x->in[0], x->in[1], &conv);
+}
+static wg_status FN(op_conv2d_dw)(const FN(operands) * x) {
+    wg_cpu_conv conv;
+    wg_status status =
+        wg_cpu_conv_geometry(&conv, x->in_shape[0], x->shape, x->in_shape[1], x->node->ival);
+    return status != WG_OK ? status : FN(conv2d_dw)(x->device, x->out, x->in[0], x->in[1], &conv);
+}
+static wg_status FN(op_assign)(const FN(operands) * x) {
+    FN(copy)(x->out, x->in[1], x->n);
+    return WG_OK;
+}
+
+/* Inputs, variables and reshapes have no entry: the planner maps them to storage. */
+static const FN(kernel) FN(kernels)[WG_OP_COUNT] = {
+    [WG_OP_CONSTANT] = FN(op_constant),
+    [WG_OP_RANDOM_UNIFORM] = FN(op_random_uniform),
+    [WG_OP_RANDOM_NORMAL] = FN(op_random_normal),
+    [WG_OP_MAP] = FN(op_map),
+    [WG_OP_BINARY] = FN(op_binary),
+    [WG_OP_SUM_TO] = FN(op_sum_to),
+    [WG_OP_EXPAND] = FN(op_expand),
+    [WG_OP_PERMUTE] = FN(op_permute),
+    [WG_OP_SLICE] = FN(op_slice),
+    [WG_OP_PAD] = FN(op_pad),
+    [WG_OP_MATMUL] = FN(op_matmul),
+    [WG_OP_CONV2D] = FN(op_conv2d),
+    [WG_OP_CONV2D_DX] = FN(op_conv2d_dx),
+    [WG_OP_CONV2D_DW] = FN(op_conv2d_dw),
+    [WG_OP_ASSIGN] = FN(op_assign),
+};
+
+bool FN(wg_cpu_has_kernel)(wg_op op) {
+    return (unsigned)op < WG_OP_COUNT && FN(kernels)[op] != NULL;
+}
+
 wg_status FN(wg_cpu_run)(wg_cpu_device *device, const wg_call *call) {
     const wg_node_data *node = call->data;
-    const wg_shape *shape = &node->shape;
-    REAL *out = (REAL *)((char *)call->out.mem + call->out.offset);
-    const REAL *in[WG_MAX_INPUTS] = {0};
-    const wg_shape *in_shape[WG_MAX_INPUTS] = {0};
-    for (int i = 0; i < node->n_inputs; i++) {
-        in[i] = (const REAL *)((const char *)call->in[i].mem + call->in[i].offset);
-        in_shape[i] = &call->graph->nodes[node->input[i]].shape;
-    }
-    const int64_t n = wg_cpu_numel(shape);
-    wg_cpu_walk walk;
-    wg_cpu_conv conv;
-    wg_status status;
-    switch (node->op) {
-    case WG_OP_CONSTANT: FN(fill)(out, n, (REAL)node->param[0]); return WG_OK;
-    case WG_OP_RANDOM_UNIFORM: FN(random)(out, n, 0, call); return WG_OK;
-    case WG_OP_RANDOM_NORMAL: FN(random)(out, n, 1, call); return WG_OK;
-    case WG_OP_MAP: return FN(map)(out, in[0], n, node->ival[0], node->param);
-    case WG_OP_BINARY:
-        return FN(binary)(out, shape, in[0], in_shape[0], in[1], in_shape[1], node->ival[0]);
-    case WG_OP_SUM_TO: FN(sum_to)(out, shape, in[0], in_shape[0]); return WG_OK;
-    case WG_OP_EXPAND:
-        wg_cpu_walk_expand(&walk, in_shape[0], shape);
-        FN(copy_walk)(out, in[0], &walk, 1);
-        return WG_OK;
-    case WG_OP_PERMUTE:
-        wg_cpu_walk_permute(&walk, in_shape[0], shape, node->ival);
-        FN(copy_walk)(out, in[0], &walk, 1);
-        return WG_OK;
-    case WG_OP_SLICE: {
-        const int64_t offset = wg_cpu_walk_window(&walk, in_shape[0], shape, node->lval, 1);
-        FN(copy_walk)(out, in[0] + offset, &walk, 1);
-        return WG_OK;
-    }
-    case WG_OP_PAD: {
-        const int64_t offset = wg_cpu_walk_window(&walk, shape, in_shape[0], node->lval, 0);
-        FN(fill)(out, n, 0);
-        FN(copy_walk)(out + offset, in[0], &walk, 1);
-        return WG_OK;
-    }
-    case WG_OP_MATMUL:
-        FN(matmul)(out, in[0], in_shape[0], in[1], in_shape[1], node->ival[0], node->ival[1]);
-        return WG_OK;
-    case WG_OP_CONV2D:
-        status = wg_cpu_conv_geometry(&conv, in_shape[0], in_shape[1], shape, node->ival);
-        return status != WG_OK ? status : FN(conv2d)(device, out, in[0], in[1], &conv);
-    case WG_OP_CONV2D_DX:
-        status = wg_cpu_conv_geometry(&conv, shape, in_shape[1], in_shape[0], node->ival);
-        return status != WG_OK ? status : FN(conv2d_dx)(device, out, in[0], in[1], &conv);
-    case WG_OP_CONV2D_DW:
-        status = wg_cpu_conv_geometry(&conv, in_shape[0], shape, in_shape[1], node->ival);
-        return status != WG_OK ? status : FN(conv2d_dw)(device, out, in[0], in[1], &conv);
-    case WG_OP_ASSIGN: FN(copy)(out, in[1], n); return WG_OK;
-    default:
+    if (!FN(wg_cpu_has_kernel)(node->op))
         return wg_fail(WG_ERR_INVALID, "cpu: node %d: op %d has no kernel", (int)call->node,
                        (int)node->op);
+    FN(operands)
+    x = {.device = device,
+         .call = call,
+         .node = node,
+         .shape = &node->shape,
+         .n = wg_cpu_numel(&node->shape),
+         .out = (REAL *)((char *)call->out.mem + call->out.offset)};
+    for (int i = 0; i < node->n_inputs; i++) {
+        x.in[i] = (const REAL *)((const char *)call->in[i].mem + call->in[i].offset);
+        x.in_shape[i] = &call->graph->nodes[node->input[i]].shape;
     }
+    return FN(kernels)[node->op](&x);
 }

@@ -121,8 +121,8 @@ static wg_status k_major(wg_ocl_device *dev, const wg_ocl_program *prog, const c
     return wg_ocl_gather(dev, prog, kmat, gy, 3, dim, stride);
 }
 
-wg_status wg_ocl_conv2d(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call) {
-    wg_dtype dtype = call->graph->dtype;
+wg_status wg_ocl_conv2d(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call,
+                        wg_dtype dtype) {
     conv_dims cd;
     wg_ocl_tensor col, kmat;
     wg_status st = conv_dims_of(call, 0, 1, -1, &cd);
@@ -143,8 +143,8 @@ wg_status wg_ocl_conv2d(wg_ocl_device *dev, const wg_ocl_program *prog, const wg
     return wg_ocl_gather(dev, prog, y, kmat, 3, dim, stride);
 }
 
-wg_status wg_ocl_conv2d_dx(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call) {
-    wg_dtype dtype = call->graph->dtype;
+wg_status wg_ocl_conv2d_dx(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call,
+                           wg_dtype dtype) {
     conv_dims cd;
     wg_ocl_tensor col, kmat, gy_k;
     /* the image is the node's output here; the upstream gradient plays y */
@@ -162,8 +162,8 @@ wg_status wg_ocl_conv2d_dx(wg_ocl_device *dev, const wg_ocl_program *prog, const
     return st;
 }
 
-wg_status wg_ocl_conv2d_dw(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call) {
-    wg_dtype dtype = call->graph->dtype;
+wg_status wg_ocl_conv2d_dw(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call,
+                           wg_dtype dtype) {
     conv_dims cd;
     wg_ocl_tensor col, kmat, gy_k;
     wg_status st = conv_dims_of(call, 0, -1, 1, &cd);

@@ -249,6 +249,7 @@ static const wg_backend ocl_backend = {
     .write = ocl_write,
     .read = ocl_read,
     .fill = ocl_fill,
+    .supports_op = wg_ocl_supports_op,
     .run = wg_ocl_run,
     .finish = ocl_finish,
     .close = ocl_close,

@@ -18,21 +18,23 @@
 #include "backend.h"
 #include "opencl_cache.h"
 
-/* Kernels every program provides; names in wg_ocl_kernel_names. */
-typedef enum wg_ocl_kernel {
-    WG_K_MAP,
-    WG_K_BINARY_FLAT,
-    WG_K_BINARY,
-    WG_K_RANDOM_UNIFORM,
-    WG_K_RANDOM_NORMAL,
-    WG_K_GATHER,
-    WG_K_PAD,
-    WG_K_SUM_TO,
-    WG_K_SUM_TO_GROUP,
-    WG_K_IM2COL,
-    WG_K_COL2IM,
-    WG_K_COUNT
-} wg_ocl_kernel;
+/* Kernels every program provides: X(NAME, kernel function in kernels/). */
+#define WG_OCL_KERNEL_LIST(X)                                                                      \
+    X(MAP, wg_map)                                                                                 \
+    X(BINARY_FLAT, wg_binary_flat)                                                                 \
+    X(BINARY, wg_binary)                                                                           \
+    X(RANDOM_UNIFORM, wg_random_uniform)                                                           \
+    X(RANDOM_NORMAL, wg_random_normal)                                                             \
+    X(GATHER, wg_gather)                                                                           \
+    X(PAD, wg_pad)                                                                                 \
+    X(SUM_TO, wg_sum_to)                                                                           \
+    X(SUM_TO_GROUP, wg_sum_to_group)                                                               \
+    X(IM2COL, wg_im2col)                                                                           \
+    X(COL2IM, wg_col2im)
+
+#define WG_OCL_KERNEL_ENUM_(NAME, function) WG_K_##NAME,
+typedef enum wg_ocl_kernel { WG_OCL_KERNEL_LIST(WG_OCL_KERNEL_ENUM_) WG_K_COUNT } wg_ocl_kernel;
+#undef WG_OCL_KERNEL_ENUM_
 
 /* The program built for one dtype and its kernels, created once. */
 typedef struct wg_ocl_program {
@@ -138,12 +140,16 @@ wg_status wg_ocl_gemm(wg_ocl_device *dev, wg_dtype dtype, int trans_a, int trans
 wg_status wg_ocl_gather(wg_ocl_device *dev, const wg_ocl_program *prog, wg_ocl_tensor y,
                         wg_ocl_tensor x, int ndim, const int64_t *dim, const int64_t *stride);
 
-/* Per-op entry points (opencl_conv.c). */
-wg_status wg_ocl_conv2d(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call);
-wg_status wg_ocl_conv2d_dx(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call);
-wg_status wg_ocl_conv2d_dw(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call);
+/* Per-op entry points (opencl_conv.c); dtype is the graph's. */
+wg_status wg_ocl_conv2d(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call,
+                        wg_dtype dtype);
+wg_status wg_ocl_conv2d_dx(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call,
+                           wg_dtype dtype);
+wg_status wg_ocl_conv2d_dw(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call,
+                           wg_dtype dtype);
 
-/* The node's run entry (opencl_ops.c). */
+/* The backend's supports_op and run entries (opencl_ops.c). */
+bool wg_ocl_supports_op(wg_device *device, const wg_op_query *query, const char **why);
 wg_status wg_ocl_run(wg_device *device, const wg_call *call);
 
 #endif

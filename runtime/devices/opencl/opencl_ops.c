@@ -87,13 +87,16 @@ static const wg_shape *input_shape(const wg_call *call, int i) {
 }
 
 /* Kernels index with int: every tensor must have fewer than 2^31 elements. */
+#define TOO_BIG "tensors of 2^31 or more elements"
+
+static bool fits_int(const wg_shape *s) {
+    return wg_shape_numel(s) <= INT_MAX;
+}
+
 static wg_status check_size(const wg_call *call) {
-    for (int i = -1; i < call->data->n_inputs; i++) {
-        const wg_shape *s = i < 0 ? &call->data->shape : input_shape(call, i);
-        if (wg_shape_numel(s) > INT_MAX)
-            return wg_fail(WG_ERR_UNSUPPORTED,
-                           "opencl: tensors of 2^31 or more elements are not supported");
-    }
+    for (int i = -1; i < call->data->n_inputs; i++)
+        if (!fits_int(i < 0 ? &call->data->shape : input_shape(call, i)))
+            return wg_fail(WG_ERR_UNSUPPORTED, "opencl: " TOO_BIG " are not supported");
     return WG_OK;
 }
 
@@ -122,6 +125,14 @@ wg_status wg_ocl_gather(wg_ocl_device *dev, const wg_ocl_program *prog, wg_ocl_t
 }
 
 /* ---- ops ---- */
+
+static wg_status run_constant(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call,
+                              wg_dtype dtype) {
+    (void)prog;
+    const wg_node_data *d = call->data;
+    return dev->base.backend->fill(&dev->base, call->out, (size_t)wg_shape_numel(&d->shape), dtype,
+                                   d->param[0]);
+}
 
 static wg_status run_random(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call,
                             wg_dtype dtype) {
@@ -310,7 +321,9 @@ static wg_status run_pad(wg_ocl_device *dev, const wg_ocl_program *prog, const w
     return wg_ocl_launch(dev, prog, WG_K_PAD, &a, (size_t)n);
 }
 
-static wg_status run_assign(wg_ocl_device *dev, const wg_call *call, wg_dtype dtype) {
+static wg_status run_assign(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call,
+                            wg_dtype dtype) {
+    (void)prog;
     size_t bytes = (size_t)wg_shape_numel(&call->data->shape) * wg_ocl_elem(dtype);
     wg_ref dst = call->out, src = call->in[1];
     if (bytes == 0 || (dst.mem == src.mem && dst.offset == src.offset)) return WG_OK;
@@ -319,7 +332,9 @@ static wg_status run_assign(wg_ocl_device *dev, const wg_call *call, wg_dtype dt
     return err == CL_SUCCESS ? WG_OK : wg_ocl_fail(err, "clEnqueueCopyBuffer (assign)");
 }
 
-static wg_status run_matmul(wg_ocl_device *dev, const wg_call *call, wg_dtype dtype) {
+static wg_status run_matmul(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call,
+                            wg_dtype dtype) {
+    (void)prog;
     const wg_node_data *d = call->data;
     const wg_shape *as = input_shape(call, 0), *bs = input_shape(call, 1);
     int ta = d->ival[0] != 0, tb = d->ival[1] != 0;
@@ -335,52 +350,61 @@ static wg_status run_matmul(wg_ocl_device *dev, const wg_call *call, wg_dtype dt
                        wg_ocl_tensor_of(call->out, dtype), n);
 }
 
-static const char *op_name(wg_op op) {
-    switch (op) {
-    case WG_OP_INPUT: return "input";
-    case WG_OP_VARIABLE: return "variable";
-    case WG_OP_RESHAPE: return "reshape";
-    default: return "this";
-    }
+/* ---- the kernel of each op, and the table the backend runs and answers from ---- */
+
+typedef wg_status (*ocl_op)(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call,
+                            wg_dtype dtype);
+
+/* Inputs, variables and reshapes have no entry: the planner maps them to storage. */
+// clang-format off
+static const ocl_op ocl_ops[WG_OP_COUNT] = {
+    [WG_OP_CONSTANT] = run_constant,
+    [WG_OP_RANDOM_UNIFORM] = run_random,
+    [WG_OP_RANDOM_NORMAL] = run_random,
+    [WG_OP_MAP] = run_map,
+    [WG_OP_BINARY] = run_binary,
+    [WG_OP_SUM_TO] = run_sum_to,
+    [WG_OP_EXPAND] = run_gather,
+    [WG_OP_PERMUTE] = run_gather,
+    [WG_OP_SLICE] = run_gather,
+    [WG_OP_PAD] = run_pad,
+    [WG_OP_MATMUL] = run_matmul,
+    [WG_OP_CONV2D] = wg_ocl_conv2d,
+    [WG_OP_CONV2D_DX] = wg_ocl_conv2d_dx,
+    [WG_OP_CONV2D_DW] = wg_ocl_conv2d_dw,
+    [WG_OP_ASSIGN] = run_assign,
+};
+// clang-format on
+
+bool wg_ocl_supports_op(wg_device *device, const wg_op_query *query, const char **why) {
+    const wg_ocl_device *dev = (const wg_ocl_device *)device;
+    const char *missing = NULL;
+    if (query->dtype != WG_F32 && query->dtype != WG_F64)
+        missing = "unknown dtype";
+    else if (query->dtype == WG_F64 && !dev->has_fp64)
+        missing = "no double precision on this device (cl_khr_fp64)";
+    else if ((unsigned)query->op >= WG_OP_COUNT || !ocl_ops[query->op])
+        missing = "no OpenCL kernel for this op";
+    else if (!wg_op_code_known(query->op, query->code))
+        missing = "a map or binary code outside the op table";
+    for (int i = -1; i < query->n_inputs && !missing; i++)
+        if (!fits_int(i < 0 ? &query->out : &query->in[i])) missing = TOO_BIG;
+    if (missing && why) *why = missing;
+    return missing == NULL;
 }
 
 wg_status wg_ocl_run(wg_device *device, const wg_call *call) {
     wg_ocl_device *dev = (wg_ocl_device *)device;
     const wg_node_data *d = call->data;
     wg_dtype dtype = call->graph->dtype;
-    switch (d->op) {
-    case WG_OP_INPUT:
-    case WG_OP_VARIABLE:
-    case WG_OP_RESHAPE:
-        return wg_fail(WG_ERR_INVALID, "opencl: %s nodes have no kernel and must not be run",
-                       op_name(d->op));
-    default: break;
-    }
     if ((unsigned)d->op >= WG_OP_COUNT)
         return wg_fail(WG_ERR_INVALID, "opencl: unknown op %d", (int)d->op);
+    if (!ocl_ops[d->op])
+        return wg_fail(WG_ERR_INVALID, "opencl: %s nodes have no kernel and must not be run",
+                       wg_op_name(d->op));
     wg_ocl_program *prog;
     wg_status st = wg_ocl_program_get(dev, dtype, &prog);
     if (st == WG_OK) st = check_size(call);
     if (st != WG_OK) return st;
-    switch (d->op) {
-    case WG_OP_CONSTANT:
-        return device->backend->fill(device, call->out, (size_t)wg_shape_numel(&d->shape), dtype,
-                                     d->param[0]);
-    case WG_OP_RANDOM_UNIFORM:
-    case WG_OP_RANDOM_NORMAL: return run_random(dev, prog, call, dtype);
-    case WG_OP_MAP: return run_map(dev, prog, call, dtype);
-    case WG_OP_BINARY: return run_binary(dev, prog, call, dtype);
-    case WG_OP_SUM_TO: return run_sum_to(dev, prog, call, dtype);
-    case WG_OP_EXPAND:
-    case WG_OP_PERMUTE:
-    case WG_OP_SLICE: return run_gather(dev, prog, call, dtype);
-    case WG_OP_PAD: return run_pad(dev, prog, call, dtype);
-    case WG_OP_ASSIGN: return run_assign(dev, call, dtype);
-    case WG_OP_MATMUL: return run_matmul(dev, call, dtype);
-    case WG_OP_CONV2D: return wg_ocl_conv2d(dev, prog, call);
-    case WG_OP_CONV2D_DX: return wg_ocl_conv2d_dx(dev, prog, call);
-    case WG_OP_CONV2D_DW: return wg_ocl_conv2d_dw(dev, prog, call);
-    default: break;
-    }
-    return wg_fail(WG_ERR_INVALID, "opencl: op %d has no kernel", (int)d->op);
+    return ocl_ops[d->op](dev, prog, call, dtype);
 }

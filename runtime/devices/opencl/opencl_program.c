@@ -15,22 +15,13 @@ struct wg_embedded_kernel {
 };
 extern const struct wg_embedded_kernel wg_embedded_kernels[];
 
-static const char *const kernel_names[WG_K_COUNT] = {
-    [WG_K_MAP] = "wg_map",
-    [WG_K_BINARY_FLAT] = "wg_binary_flat",
-    [WG_K_BINARY] = "wg_binary",
-    [WG_K_RANDOM_UNIFORM] = "wg_random_uniform",
-    [WG_K_RANDOM_NORMAL] = "wg_random_normal",
-    [WG_K_GATHER] = "wg_gather",
-    [WG_K_PAD] = "wg_pad",
-    [WG_K_SUM_TO] = "wg_sum_to",
-    [WG_K_SUM_TO_GROUP] = "wg_sum_to_group",
-    [WG_K_IM2COL] = "wg_im2col",
-    [WG_K_COL2IM] = "wg_col2im",
-};
+#define KERNEL_NAME(NAME, function) #function,
+static const char *const kernel_names[] = {WG_OCL_KERNEL_LIST(KERNEL_NAME)};
+_Static_assert(sizeof kernel_names / sizeof *kernel_names == WG_K_COUNT, "a name for every kernel");
 
-/* Headers the kernels use, placed first; then common.cl; then every other .cl file. */
-static const char *const prelude_headers[] = {"philox.h"};
+/* Headers the kernels use, placed first (ops.h: the op table's codes); then common.cl;
+ * then every other .cl file. */
+static const char *const prelude_headers[] = {"ops.h", "philox.h"};
 #define COMMON_SOURCE "common.cl"
 
 #define GROUP_1D 128
