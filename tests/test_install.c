@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "io/fileio.h"
@@ -25,10 +26,6 @@
 #include "plugincheck.h"
 #include "tmpdir.h"
 
-static const char *const public_headers[] = {"api.h",    "status.h",  "graph.h", "config.h",
-                                             "device.h", "session.h", "optim.h", "metrics.h",
-                                             "plugin.h", "philox.h"};
-#define N_HEADERS (sizeof public_headers / sizeof *public_headers)
 
 /* ---- the environment: source and build folders, tools, the scratch prefix ---- */
 
@@ -223,8 +220,30 @@ static void read_header(const char *name, decls *out) {
     free(text);
 }
 
+static int compare_names(const struct dirent **a, const struct dirent **b) {
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_header(const struct dirent *entry) {
+    size_t n = strlen(entry->d_name);
+    return n > 2 && strcmp(entry->d_name + n - 2, ".h") == 0;
+}
+
+/* Every header of include/wgan/, in name order: a new public header cannot be missed. */
 static void read_public_headers(decls *out) {
-    for (size_t i = 0; i < N_HEADERS; i++) read_header(public_headers[i], out);
+    char *dir = malloc(strlen(source_dir()) + 16);
+    assert_non_null(dir);
+    sprintf(dir, "%s/include/wgan", source_dir());
+    struct dirent **names;
+    int n = scandir(dir, &names, is_header, compare_names);
+    if (n < 0) fail_msg("cannot list %s", dir);
+    for (int i = 0; i < n; i++) {
+        read_header(names[i]->d_name, out);
+        free(names[i]);
+    }
+    free(names);
+    free(dir);
+    assert_true(n >= 10);
 }
 
 /* The name a WG_API declaration declares: the identifier before its parameter list

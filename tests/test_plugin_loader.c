@@ -87,7 +87,7 @@ static void test_builtins(void **state) {
         assert_true(p->summary[0] != '\0');
         assert_int_equal(p->abi_major, WG_PLUGIN_ABI_MAJOR);
         assert_int_equal(p->vt.lipschitz.struct_size, sizeof(wg_lipschitz_vtable));
-        /* stateless plugins have neither (ABI 1.2), the others both */
+        /* stateless plugins have neither (ABI 2.0), the others both */
         bool stateless = strcmp(lipschitz[i], "none") == 0;
         assert_true(!p->vt.lipschitz.create == stateless);
         assert_true(!p->vt.lipschitz.destroy == stateless);

@@ -22,7 +22,7 @@
  * Lifetime. `create` runs once per plugin and experiment (a `wgan run`, each run of a
  * `wgan compare`), after the configuration is read and before anything is traced; its
  * state goes to every other hook and, when not NULL, once to `destroy` as the
- * experiment ends. Both may be NULL (ABI 1.2): the state is then NULL, and since the
+ * experiment ends. Both may be NULL (ABI 2.0): the state is then NULL, and since the
  * runtime refuses keys that `create` did not read, such a plugin accepts no keys. When
  * `create` fails, `destroy` is not called and *state is ignored: free what was made
  * before returning the error.
@@ -68,8 +68,8 @@
 extern "C" {
 #endif
 
-#define WG_PLUGIN_ABI_MAJOR 1
-#define WG_PLUGIN_ABI_MINOR 2
+#define WG_PLUGIN_ABI_MAJOR 2
+#define WG_PLUGIN_ABI_MINOR 0
 #define WG_PLUGIN_ENTRY_NAME "wg_plugin_entry"
 
 typedef enum wg_plugin_kind {
@@ -165,7 +165,7 @@ enum {
     WG_LIPSCHITZ_PER_SAMPLE_GRADIENTS = 1u << 0,
 };
 
-/* What the penalty of a critic step is built from (ABI 1.2). The runtime fills
+/* What the penalty of a critic step is built from (ABI 2.0). The runtime fills
  * struct_size with its own sizeof; fields are only ever appended, and the loader never
  * gives a plugin a context older than the headers it was built with. */
 typedef struct wg_penalty_context {
@@ -194,7 +194,7 @@ typedef struct wg_lipschitz_vtable {
      * updated value, return the projected one (weight clipping). */
     wg_status (*project)(void *state, wg_build *build, const char *name, wg_param_role role,
                          wg_node updated, wg_node *projected);
-    /* Optional (ABI 1.2). A term added to the critic loss, a [1] node, built from the
+    /* Optional (ABI 2.0). A term added to the critic loss, a [1] node, built from the
      * step's batches and the critic's scores on them. */
     wg_status (*penalty_ctx)(void *state, wg_build *build, const wg_penalty_context *context,
                              wg_node *penalty);

@@ -31,7 +31,8 @@ typedef struct required_fn {
 typedef struct kind_info {
     wg_plugin_kind kind;
     const char *name;
-    size_t size; /* this runtime's sizeof the vtable */
+    size_t size;     /* this runtime's sizeof the vtable */
+    size_t first_fn; /* offset of its first function, `create`: fields before are data */
     int n_required;
     required_fn required[6];
 } kind_info;
@@ -41,21 +42,29 @@ typedef struct kind_info {
 
 /* create and destroy are optional for every kind (ABI 1.2): stateless plugins omit them. */
 static const kind_info kinds[] = {
-    {WG_PLUGIN_LIPSCHITZ, "lipschitz", sizeof(wg_lipschitz_vtable), 0, {{0, NULL}}},
+    {WG_PLUGIN_LIPSCHITZ,
+     "lipschitz",
+     sizeof(wg_lipschitz_vtable),
+     offsetof(wg_lipschitz_vtable, create),
+     0,
+     {{0, NULL}}},
     {WG_PLUGIN_LOSS,
      "loss",
      sizeof(wg_loss_vtable),
+     offsetof(wg_loss_vtable, create),
      2,
      {REQUIRED(wg_loss_vtable, critic_loss), REQUIRED(wg_loss_vtable, generator_loss)}},
     {WG_PLUGIN_ARCH,
      "arch",
      sizeof(wg_arch_vtable),
+     offsetof(wg_arch_vtable, create),
      3,
      {REQUIRED(wg_arch_vtable, noise_dim), REQUIRED(wg_arch_vtable, generator),
       REQUIRED(wg_arch_vtable, critic)}},
     {WG_PLUGIN_DATA,
      "data",
      sizeof(wg_data_vtable),
+     offsetof(wg_data_vtable, create),
      2,
      {REQUIRED(wg_data_vtable, sample_shape), REQUIRED(wg_data_vtable, batch)}},
 };
@@ -308,9 +317,7 @@ static bool validate(const wg_plugin_desc *raw, wg_plugin *out, char *why, size_
     }
     /* every function the copy holds, optional ones included, must be in a loaded object */
     size_t copied = vsize < k->size ? vsize : k->size;
-    for (size_t at = k->required[0].offset;
-         /* `create`, the first function of each */ at + sizeof(any_fn) <= copied;
-         at += sizeof(any_fn)) {
+    for (size_t at = k->first_fn; at + sizeof(any_fn) <= copied; at += sizeof(any_fn)) {
         any_fn fn;
         memcpy(&fn, (const char *)&out->vt + at, sizeof fn);
         void *address;

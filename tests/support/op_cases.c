@@ -528,8 +528,8 @@ void nc_sample_queries(wg_dtype dtype, wg_op_query queries[NC_OP_KINDS], bool ha
     }
     wg_graph *g = nc_graph(dtype);
     wg_node v = wg_variable(g, wg_shape2(3, 4), "v");
-    wg_assign(g, v, wg_random_uniform(g, wg_shape2(3, 4), -1, 1));
-    wg_random_normal(g, wg_shape1(5), 0, 1);
+    wg_assign(g, v, wg_random_uniform(g, "support_uniform", wg_shape2(3, 4), -1, 1));
+    wg_random_normal(g, "support_normal", wg_shape1(5), 0, 1);
     sample_graph(g, queries, have);
 }
 
