@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "io/clock.h"
 #include "io/fileio.h"
 #include "io/safetensors.h"
 #include "tmpdir.h"
@@ -291,12 +292,6 @@ static void test_hostile_headers(void **state) {
     }
 }
 
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* 60000 tensors took 25 s when names were compared pairwise; now n log n. */
 static void test_many_tensors_are_read_in_n_log_n(void **state) {
     fixture *f = *state;
@@ -310,11 +305,11 @@ static void test_many_tensors_are_read_in_n_log_n(void **state) {
         values[i] = next_float();
         tensors[i] = (wg_st_tensor){names[i], wg_shape1(1), &values[i]};
     }
-    double t0 = seconds_now();
+    double t0 = wg_clock_seconds();
     assert_int_equal(wg_safetensors_write(f->path, COUNT, tensors, 0, NULL), WG_OK);
     wg_safetensors *st;
     assert_int_equal(wg_safetensors_read(f->path, &st), WG_OK);
-    double elapsed = seconds_now() - t0;
+    double elapsed = wg_clock_seconds() - t0;
     print_message("  %d tensors written and read in %.3f s\n", COUNT, elapsed);
     assert_true(elapsed < 5);
     for (int k = 0; k < 1000; k++) {

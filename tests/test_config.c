@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "io/clock.h"
 #include "wgan/config.h"
 
 #define ASSERT_OK(expr)                                                                            \
@@ -885,12 +886,6 @@ static void test_save(void **state) {
 
 /* ---- limits while parsing ---- */
 
-static double seconds_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* "a: " then `depth` nested flow sequences (or `depth` nested block mappings). */
 static char *nested(int depth, bool flow) {
     size_t size = flow ? 2 * (size_t)depth + 8 : (size_t)depth * (2 * (size_t)depth + 8);
@@ -938,9 +933,9 @@ static void test_deep_nesting(void **state) {
      * indentation's bytes, so a thousand levels */
     for (int flow = 0; flow < 2; flow++) {
         text = nested(flow ? 100000 : 1000, flow);
-        double t0 = seconds_now();
+        double t0 = wg_clock_seconds();
         assert_int_equal(wg_cfg_load_string("t.yaml", text, &cfg), WG_ERR_CONFIG);
-        double seconds = seconds_now() - t0;
+        double seconds = wg_clock_seconds() - t0;
         assert_non_null(strstr(wg_last_error(), "nested deeper than 128 levels"));
         if (seconds > 1.0) fail_msg("refusing deep nesting took %.2f s", seconds);
         free(text);

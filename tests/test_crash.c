@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <libgen.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/clock.h"
 #include "io/fileio.h"
+#include "program.h"
 #include "tmpdir.h"
 
 #define MIN_KILLS 12
@@ -35,23 +36,6 @@ static const char *const config_yaml =
     "lipschitz: {plugin: weight_clip}\n"
     "train: {batch: 16, steps: 30, n_critic: 1, log_every: 10, sample_every: 10, "
     "checkpoint_every: 2, samples: 16}\n";
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* The wgan program next to this test program. */
-static char *wgan_program(void) {
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    assert_true(n > 0);
-    self[n] = 0;
-    char *program = td_join(dirname(self), "wgan");
-    if (access(program, X_OK) != 0) fail_msg("no wgan program at %s", program);
-    return program;
-}
 
 /* Starts `wgan run` on the run folder `out`: --resume once it holds a config. */
 static pid_t start(const char *program, const char *config, const char *out) {
@@ -75,9 +59,9 @@ static pid_t start(const char *program, const char *config, const char *out) {
 /* Waits up to `seconds` for pid; kills it with SIGKILL if still running. Returns
  * true when it was killed, else its exit status in *code. */
 static bool kill_after(pid_t pid, double seconds, int *code) {
-    double deadline = now() + seconds;
+    double deadline = wg_clock_seconds() + seconds;
     int status;
-    while (now() < deadline) {
+    while (wg_clock_seconds() < deadline) {
         pid_t done = waitpid(pid, &status, WNOHANG);
         if (done == pid) {
             *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -108,16 +92,17 @@ static void test_kill_9_resumes_bit_for_bit(void **state) {
     uint64_t rng = seed_text ? strtoull(seed_text, NULL, 10) : DEFAULT_SEED;
     print_message("  kill moments from seed %llu (set WGAN_CRASH_SEED to replay another)\n",
                   (unsigned long long)rng);
-    char *dir = td_make("wgan-crash"), *program = wgan_program();
+    char *dir = td_make("wgan-crash"), *program = tp_wgan_program();
+    if (!program) fail_msg("no wgan program next to this test");
     char *config = td_join(dir, "crash.yaml"), *whole = td_join(dir, "whole");
     td_write_text(config, config_yaml);
 
-    double t0 = now();
+    double t0 = wg_clock_seconds();
     int code = 0;
     pid_t pid = start(program, config, whole);
     assert_false(kill_after(pid, 600, &code));
     assert_int_equal(code, 0);
-    double span = now() - t0;
+    double span = wg_clock_seconds() - t0;
     size_t want_size;
     char *want = read_all(whole, "checkpoint.safetensors", &want_size);
     print_message("  uninterrupted run: %.2f s\n", span);
@@ -155,7 +140,8 @@ static void test_kill_9_resumes_bit_for_bit(void **state) {
         free(got);
         free(out);
     }
-    print_message("  %d kills in %d cycles, %.1f s in all\n", kills, cycles, now() - t0);
+    print_message("  %d kills in %d cycles, %.1f s in all\n", kills, cycles,
+                  wg_clock_seconds() - t0);
     free(want);
     free(whole);
     free(config);

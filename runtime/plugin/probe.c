@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/clock.h"
+
 /* The report is a few lines per descriptor; more is garbage and is cut. */
 #define MAX_REPORT (256 * 1024)
 
@@ -23,18 +25,12 @@ double wg_probe_timeout(void) {
     return env && end != env && !*end && t > 0 ? t : WG_PLUGIN_PROBE_TIMEOUT;
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Reads the child's report until it closes the pipe or the deadline passes; false on
  * the deadline. */
 static bool collect(int fd, double deadline, char **report, size_t *size) {
     size_t capacity = 0;
     for (;;) {
-        double left = deadline - now();
+        double left = deadline - wg_clock_seconds();
         if (left <= 0) return false;
         struct pollfd pfd = {fd, POLLIN, 0};
         int ready = poll(&pfd, 1, (int)(left * 1000) + 1);
@@ -86,12 +82,13 @@ wg_status wg_probe_run(const char *path, void (*inspect)(const char *path, int f
     double timeout = wg_probe_timeout();
     char *report = NULL;
     size_t size = 0;
-    bool finished = collect(fds[0], now() + timeout, &report, &size);
+    bool finished = collect(fds[0], wg_clock_seconds() + timeout, &report, &size);
     close(fds[0]);
     int status = 0;
     pid_t waited = 0;
     /* the pipe may close before the child is gone: give it the rest of the time */
-    for (double deadline = now() + timeout; finished && now() < deadline;) {
+    for (double deadline = wg_clock_seconds() + timeout;
+         finished && wg_clock_seconds() < deadline;) {
         waited = waitpid(pid, &status, WNOHANG);
         if (waited != 0) break;
         struct timespec pause = {0, 1000000};
