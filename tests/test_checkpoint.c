@@ -292,10 +292,12 @@ static void test_hostile_headers(void **state) {
     }
 }
 
-/* 60000 tensors took 25 s when names were compared pairwise; now n log n. */
+/* 60000 tensors took 25 s when names were compared pairwise; now n log n. No time is
+ * asserted (machines are shared): at this count a quadratic check would take minutes and
+ * run past the unit tier's timeout, an n log n one takes a fraction of a second. */
 static void test_many_tensors_are_read_in_n_log_n(void **state) {
     fixture *f = *state;
-    enum { COUNT = 60000 };
+    enum { COUNT = 150000 };
     char(*names)[24] = malloc(COUNT * sizeof *names);
     wg_st_tensor *tensors = malloc(COUNT * sizeof *tensors);
     float *values = malloc(COUNT * sizeof *values);
@@ -309,9 +311,7 @@ static void test_many_tensors_are_read_in_n_log_n(void **state) {
     assert_int_equal(wg_safetensors_write(f->path, COUNT, tensors, 0, NULL), WG_OK);
     wg_safetensors *st;
     assert_int_equal(wg_safetensors_read(f->path, &st), WG_OK);
-    double elapsed = wg_clock_seconds() - t0;
-    print_message("  %d tensors written and read in %.3f s\n", COUNT, elapsed);
-    assert_true(elapsed < 5);
+    print_message("  %d tensors written and read in %.3f s\n", COUNT, wg_clock_seconds() - t0);
     for (int k = 0; k < 1000; k++) {
         int i = random_index(COUNT);
         const wg_st_tensor *t = wg_safetensors_find(st, names[i]);

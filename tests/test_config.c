@@ -928,16 +928,17 @@ static void test_deep_nesting(void **state) {
                         "t.yaml:130:259: nested deeper than 128 levels (a recursive alias?)");
     free(text);
 
-    /* 100000 levels of flow nesting are refused at once: libyaml's scanner, left to go
-     * on, spends quadratic time on them (36 s here once); block nesting costs the
-     * indentation's bytes, so a thousand levels */
+    /* Deep flow nesting is refused at once: libyaml's scanner, left to go on, spends
+     * quadratic time on it (100000 levels: 36 s here once), so at 300000 levels a
+     * regression runs past the unit tier's timeout; no time is asserted. Block nesting
+     * costs the indentation's bytes, so a thousand levels. */
     for (int flow = 0; flow < 2; flow++) {
-        text = nested(flow ? 100000 : 1000, flow);
+        text = nested(flow ? 300000 : 1000, flow);
         double t0 = wg_clock_seconds();
         assert_int_equal(wg_cfg_load_string("t.yaml", text, &cfg), WG_ERR_CONFIG);
-        double seconds = wg_clock_seconds() - t0;
         assert_non_null(strstr(wg_last_error(), "nested deeper than 128 levels"));
-        if (seconds > 1.0) fail_msg("refusing deep nesting took %.2f s", seconds);
+        print_message("  %s nesting refused in %.3f s\n", flow ? "flow" : "block",
+                      wg_clock_seconds() - t0);
         free(text);
     }
 }
