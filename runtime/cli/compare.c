@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "cli_args.h"
 #include "sweep/sweep.h"
 
@@ -118,7 +119,8 @@ int wg_cmd_compare(int argc, char **argv) {
     free(overrides);
     free(only);
     if (s != WG_OK) {
-        fprintf(stderr, "%s\n", wg_last_error());
+        /* every rank reads the same files: one message, from rank 0 */
+        if (wg_dist_rank() == 0 || s != WG_ERR_CONFIG) fprintf(stderr, "%s\n", wg_last_error());
         wg_sweep_free(sweep);
         return s == WG_ERR_CONFIG ? 2 : 1;
     }
@@ -132,6 +134,12 @@ int wg_cmd_compare(int argc, char **argv) {
         localtime_r(&now, &tm);
         strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
         snprintf(dir, sizeof dir, "runs/%s-%s", sweep->name, stamp);
+        /* the ranks' clocks may be a second apart: rank 0's name for all */
+        wg_buf name = {0};
+        wg_buf_puts(&name, dir);
+        if (wg_dist_broadcast(&name) == WG_OK && name.data)
+            snprintf(dir, sizeof dir, "%s", name.data);
+        wg_buf_free(&name);
     }
     char *command = command_line(argc, argv);
     options.out_dir = dir;
@@ -144,10 +152,13 @@ int wg_cmd_compare(int argc, char **argv) {
     if (s != WG_OK) {
         if (s == WG_ERR_CONFIG)
             fprintf(stderr, "%s\n", wg_last_error());
+        else if (wg_dist_size() > 1)
+            fprintf(stderr, "wgan compare: rank %d: %s\n", wg_dist_rank(), wg_last_error());
         else
             fprintf(stderr, "wgan compare: %s\n", wg_last_error());
         return s == WG_ERR_CONFIG ? 2 : 1;
     }
+    if (wg_dist_rank() != 0) return interrupted ? 130 : 0; /* rank 0 reports */
     if (!options.quiet || n_failed)
         fprintf(stderr, "wgan compare: %s%d failed; %s/compare.csv, compare.md, report.html\n",
                 interrupted ? "interrupted; " : "", n_failed, dir);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "wgan/device.h"
 
 int wg_cmd_devices(int argc, char **argv) {
@@ -20,6 +21,8 @@ int wg_cmd_devices(int argc, char **argv) {
         fprintf(stderr, "wgan devices: auto: %s\n", wg_last_error());
         return 1;
     }
+    if (wg_dist_size() > 1) /* each rank says what it would use */
+        printf("rank %d (local rank %d): ", wg_dist_rank(), wg_dist_local_rank());
     printf("auto -> %s\n", wg_device_description(device));
     if (*wg_device_note(device)) printf("       (%s)\n", wg_device_note(device));
     wg_device_close(device);

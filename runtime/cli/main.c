@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 
 static const wg_command commands[] = {
     {"run", "train an experiment described by a YAML file", wg_cmd_run},
@@ -37,8 +38,17 @@ int main(int argc, char **argv) {
         printf("wgan %s\n", WGAN_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(argv[1], commands[i].name)) continue;
+        /* under mpirun or srun: every rank runs the command (docs/scaling.md) */
+        if (wg_dist_init(&argc, &argv) != WG_OK) {
+            fprintf(stderr, "wgan: %s\n", wg_last_error());
+            return 1;
+        }
+        int code = commands[i].run(argc - 1, argv + 1);
+        wg_dist_finalize();
+        return code;
+    }
     fprintf(stderr, "wgan: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

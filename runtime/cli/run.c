@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "cli_args.h"
 #include "train/experiment.h"
 
@@ -92,6 +93,16 @@ int wg_cmd_run(int argc, char **argv) {
     }
     if (!code && !options.config_path && !options.resume_dir) {
         usage(stderr);
+        code = 2;
+    }
+    if (!code && wg_dist_size() > 1) {
+        /* K ranks training K copies into one folder would fight over it */
+        if (wg_dist_rank() == 0)
+            fprintf(stderr,
+                    "wgan run: started as %d MPI ranks, but data-parallel training across ranks "
+                    "is not built yet; spread a sweep over ranks with `mpirun -n K wgan compare` "
+                    "(docs/scaling.md)\n",
+                    wg_dist_size());
         code = 2;
     }
     if (code) {

@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "devices/opencl/opencl_cache.h"
+#include "dist/dist.h"
 
 #ifndef WGAN_HAVE_OPENCL
 /* A build without OpenCL: every OpenCL request reports why it cannot be met. */
@@ -49,7 +50,12 @@ static int parse_index(const char *spec) {
 static wg_status open_auto(wg_device **out) {
     wg_status st = wg_opencl_open(-1, NULL, 1, out);
     if (st == WG_OK) {
-        snprintf((*out)->note, sizeof(*out)->note, "auto: the first OpenCL GPU");
+        if (wg_dist_local_rank() == 0)
+            snprintf((*out)->note, sizeof(*out)->note, "auto: the first OpenCL GPU");
+        else
+            snprintf((*out)->note, sizeof(*out)->note,
+                     "auto: OpenCL GPU number (local rank %d) mod (GPUs on this node)",
+                     wg_dist_local_rank());
         return WG_OK;
     }
     char reason[sizeof(*out)->note];

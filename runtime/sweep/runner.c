@@ -1,6 +1,11 @@
 /* Running a sweep: every run in a child process of its own, so that a crash is one
  * failed run, each run's peak RSS is its own, and the parent never initialises OpenMP
- * or OpenCL (neither survives a fork). Then compare.csv and report.html. */
+ * or OpenCL (neither survives a fork). Then compare.csv and report.html.
+ *
+ * Under an MPI launcher with K ranks (docs/scaling.md), rank 0 checks the sweep and
+ * hands the result to every rank, run i goes to rank i mod K, each rank leaves a line
+ * about each of its runs in the comparison folder (which every rank must share), and
+ * rank 0 writes the reports once all have finished, as one process would. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -9,11 +14,15 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sweep.h"
+#include "dist/dist.h"
 
 /* ---- child processes ---- */
 
@@ -50,6 +59,11 @@ static wg_status run_in_child(child_fn fn, void *arg, child_outcome *out) {
         /* its own process group: a terminal's Ctrl-C reaches the parent, which passes
          * it on once (a second one would stop the run without its checkpoint) */
         setpgid(0, 0);
+#ifdef __linux__
+        /* a run must not outlive the sweep that started it (a killed rank): it stops
+         * with a checkpoint as on SIGTERM, and the next comparison continues it */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         close(fds[0]);
@@ -282,9 +296,17 @@ static void set_message(job *j, const char *text) {
     j->message = strdup(text ? text : "");
 }
 
+/* "wgan compare", or "wgan compare: rank r" in a job of several ranks */
+static const char *who(void) {
+    static char text[64];
+    if (wg_dist_size() == 1) return "wgan compare";
+    snprintf(text, sizeof text, "wgan compare: rank %d", wg_dist_rank());
+    return text;
+}
+
 static void execute_job(job *j, int index, int total, bool quiet) {
     if (!quiet)
-        fprintf(stderr, "wgan compare: [%d/%d] %s on %s%s -> %s\n", index + 1, total, j->x->label,
+        fprintf(stderr, "%s: [%d/%d] %s on %s%s -> %s\n", who(), index + 1, total, j->x->label,
                 j->device, j->resume ? " (continuing)" : "", j->dir);
     double t0 = now_seconds();
     child_outcome out;
@@ -319,7 +341,7 @@ static void execute_job(job *j, int index, int total, bool quiet) {
         set_message(j, rest && *rest ? rest : "failed without a message");
     }
     if (!quiet) {
-        fprintf(stderr, "wgan compare: [%d/%d] %s after %.1f s", index + 1, total, j->state,
+        fprintf(stderr, "%s: [%d/%d] %s after %.1f s", who(), index + 1, total, j->state,
                 j->seconds);
         if (j->message && *j->message) fprintf(stderr, ": %s", j->message);
         fputc('\n', stderr);
@@ -452,6 +474,118 @@ static wg_status write_reports(const wg_sweep_options *o, job *jobs, int n, int 
     return s;
 }
 
+/* ---- several ranks ---- */
+
+/* Rank 0's check, handed to every rank: "<status> <code> <signal> <nonce>\n" then the
+ * check's output or the error message. The nonce names this comparison, in the token
+ * file every rank must see and in each rank's result lines. */
+static wg_status share_check(wg_status *s, child_outcome *check, char *nonce, size_t size) {
+    wg_buf b = {0};
+    if (wg_dist_rank() == 0)
+        wg_buf_printf(&b, "%d %d %d %s\n%s", (int)*s, check->code, check->signal, nonce,
+                      *s != WG_OK          ? wg_last_error()
+                      : check->output.data ? check->output.data
+                                           : "");
+    wg_status shared = b.failed ? wg_fail(WG_ERR_NOMEM, "out of memory") : wg_dist_broadcast(&b);
+    if (shared == WG_OK && wg_dist_rank() != 0) {
+        int status = 0, used = 0;
+        char word[64] = "";
+        if (!b.data || sscanf(b.data, "%d %d %d %63s %n", &status, &check->code, &check->signal,
+                              word, &used) < 4) {
+            shared =
+                wg_fail(WG_ERR_IO, "rank %d: a garbled check came from rank 0", wg_dist_rank());
+        } else {
+            snprintf(nonce, size, "%s", word);
+            const char *rest = strchr(b.data, '\n') + 1;
+            *s = (wg_status)status;
+            if (*s != WG_OK) wg_fail(*s, "%s", rest);
+            wg_buf_free(&check->output);
+            wg_buf_puts(&check->output, rest);
+            wg_buf_append(&check->output, "", 0);
+        }
+    }
+    wg_buf_free(&b);
+    return shared;
+}
+
+static void token_path(const wg_sweep_options *o, char *path, size_t size) {
+    snprintf(path, size, "%s/.ranks/comparison", o->out_dir);
+}
+
+/* Rank 0 writes the nonce where every rank must read it back: the run folders and the
+ * result lines only meet if the comparison folder is one folder for all. */
+static wg_status check_shared_folder(const wg_sweep_options *o, const char *nonce) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/.ranks", o->out_dir);
+    wg_status s = WG_OK;
+    if (wg_dist_rank() == 0) {
+        if ((s = wg_make_dirs(path)) == WG_OK) {
+            token_path(o, path, sizeof path);
+            s = wg_write_file_atomic(path, nonce, strlen(nonce));
+        }
+    }
+    bool ok = s == WG_OK, all = false;
+    /* rank 0's failure, if any, is what everyone reports */
+    wg_status first = wg_dist_all(ok, &all);
+    if (first != WG_OK || !ok) return first != WG_OK ? first : s;
+    if (!all) return WG_OK; /* left to rank 0 */
+    char *text = NULL;
+    size_t size = 0;
+    token_path(o, path, sizeof path);
+    ok = wg_read_file(path, &text, &size) == WG_OK && size == strlen(nonce) &&
+         !memcmp(text, nonce, size);
+    free(text);
+    wg_clear_error();
+    if ((s = wg_dist_all(ok, &all)) != WG_OK) return s;
+    if (all) return WG_OK;
+    return wg_fail(WG_ERR_CONFIG,
+                   "%s: %s is not the same folder on every rank%s: put the comparison on a "
+                   "file system all the job's machines share (docs/scaling.md)",
+                   who(), o->out_dir, ok ? "" : " (this rank does not see rank 0's files)");
+}
+
+static void result_path(const job *j, char *path, size_t size) {
+    snprintf(path, size, "%s/.ranks/%s", j->options->out_dir, j->id);
+}
+
+/* What the rank that ran a job knows of it and its folder does not (the state a child
+ * ended in, time, memory, peak RSS, a message), for rank 0's reports. */
+static wg_status write_result(const job *j, const char *nonce) {
+    char path[4400];
+    wg_buf b = {0};
+    wg_buf_printf(&b, "%s\t%s\t%.17g\t%.17g\t%.17g\n%s", nonce, *j->state ? j->state : "not run",
+                  j->seconds, j->memory_bytes, j->peak_rss_bytes, j->message ? j->message : "");
+    result_path(j, path, sizeof path);
+    wg_status s = b.failed ? wg_fail(WG_ERR_NOMEM, "out of memory") : WG_OK;
+    if (s == WG_OK) s = wg_write_file_atomic(path, b.data, b.len);
+    wg_buf_free(&b);
+    return s;
+}
+
+/* Fills a job that another rank ran from its result line of this comparison. */
+static bool read_result(job *j, const char *nonce) {
+    char path[4400], word[64] = "", state[32] = "";
+    result_path(j, path, sizeof path);
+    char *text = NULL;
+    size_t size = 0;
+    double seconds = NAN, memory = NAN, rss = NAN;
+    bool ok = wg_file_exists(path) && wg_read_file(path, &text, &size) == WG_OK &&
+              sscanf(text, "%63[^\t]\t%31[^\t]\t%lf\t%lf\t%lf", word, state, &seconds, &memory,
+                     &rss) == 5 &&
+              !strcmp(word, nonce);
+    wg_clear_error();
+    if (ok) {
+        snprintf(j->state, sizeof j->state, "%s", state);
+        j->seconds = seconds;
+        j->memory_bytes = memory;
+        j->peak_rss_bytes = rss;
+        const char *message = strchr(text, '\n');
+        set_message(j, message ? message + 1 : "");
+    }
+    free(text);
+    return ok;
+}
+
 /* ---- the sweep ---- */
 
 static bool alloc_jobs(int n, job **jobs, char (**seeds)[32], char (**names)[160]) {
@@ -468,12 +602,13 @@ wg_status wg_sweep_execute(const wg_sweep *sw, const wg_sweep_options *o, int *n
     *interrupted = false;
     wg_status s = WG_OK;
     /* the folder is made before the check only when the check needs a file in it */
+    const int rank = wg_dist_rank(), ranks = wg_dist_size();
     char base_path[4300] = "";
     if (sw->inline_base) {
         snprintf(base_path, sizeof base_path, "%s/base.yaml", o->out_dir);
-        if ((s = wg_make_dirs(o->out_dir)) != WG_OK ||
-            (s = wg_cfg_save(sw->inline_base, base_path, 0)) != WG_OK)
-            return s;
+        if (rank == 0 && ((s = wg_make_dirs(o->out_dir)) != WG_OK ||
+                          (s = wg_cfg_save(sw->inline_base, base_path, 0)) != WG_OK))
+            if (ranks == 1) return s; /* else shared with the check below */
     }
 
     /* seed and name texts live as long as the jobs that point to them */
@@ -485,6 +620,7 @@ wg_status wg_sweep_execute(const wg_sweep *sw, const wg_sweep_options *o, int *n
     int n_devices = 0, n_jobs = 0;
     child_outcome check = {0};
     int lock = -1;
+    bool same_on_every_rank = false;
     if (!alloc_jobs(sw->n_experiments, &jobs, &seed_texts, &name_texts)) {
         s = wg_fail(WG_ERR_NOMEM, "out of memory planning the sweep");
         goto done;
@@ -503,11 +639,28 @@ wg_status wg_sweep_execute(const wg_sweep *sw, const wg_sweep_options *o, int *n
         snprintf(j->dir, sizeof j->dir, "%s/.check", o->out_dir);
         s = job_overrides(j, seed_texts[e], name_texts[e]);
     }
-    if (s == WG_OK) s = run_in_child(precheck_child, &p, &check);
+    if (s == WG_OK && rank == 0) s = run_in_child(precheck_child, &p, &check);
     for (int e = 0; e < sw->n_experiments; e++) free(jobs[e].overrides);
     memset(jobs, 0, (size_t)sw->n_experiments * sizeof *jobs);
-    if (s != WG_OK) goto done;
+    /* one comparison per folder at a time (each run also locks its own folder) */
     const char *text = check.output.data ? check.output.data : "";
+    if (s == WG_OK && rank == 0 && check.code == 0 && strstr(text, "OK\n") &&
+        (s = wg_make_dirs(o->out_dir)) == WG_OK)
+        s = wg_lock_folder(o->out_dir, &lock);
+    char nonce[64];
+    snprintf(nonce, sizeof nonce, "%lx-%llx", (unsigned long)getpid(),
+             (unsigned long long)(now_seconds() * 1e9));
+    if (ranks > 1) {
+        wg_status shared = share_check(&s, &check, nonce, sizeof nonce);
+        if (shared != WG_OK)
+            s = shared;
+        else if (s == WG_OK)
+            s = check_shared_folder(o, nonce);
+        /* what every rank now knows alike (the check, the folder) rank 0 reports */
+        same_on_every_rank = shared == WG_OK;
+    }
+    if (s != WG_OK) goto done;
+    text = check.output.data ? check.output.data : "";
     if (check.code != 0 || !strstr(text, "OK\n")) {
         const char *error = strstr(text, "E ");
         if (error) {
@@ -525,6 +678,7 @@ wg_status wg_sweep_execute(const wg_sweep *sw, const wg_sweep_options *o, int *n
         }
         goto done;
     }
+    same_on_every_rank = false;
     for (const char *line = text; (line = strstr(line, "D ")); line++) {
         if (line != text && line[-1] != '\n') continue;
         size_t len = strcspn(line + 2, "\n");
@@ -547,10 +701,6 @@ wg_status wg_sweep_execute(const wg_sweep *sw, const wg_sweep_options *o, int *n
         else
             n_devices++;
     }
-
-    /* one comparison per folder at a time (each run also locks its own folder) */
-    if ((s = wg_make_dirs(o->out_dir)) != WG_OK || (s = wg_lock_folder(o->out_dir, &lock)) != WG_OK)
-        goto done;
 
     /* 2. the matrix, experiment by experiment so that one method's runs sit together */
     free(jobs);
@@ -591,19 +741,32 @@ wg_status wg_sweep_execute(const wg_sweep *sw, const wg_sweep_options *o, int *n
     stop_requested = 0;
     sigaction(SIGINT, &forward, &old_int);
     sigaction(SIGTERM, &forward, &old_term);
-    for (int i = 0; i < n_jobs && !stop_requested; i++) {
+    for (int i = rank; i < n_jobs && !stop_requested; i += ranks) {
         earlier_run(&jobs[i]);
         if (!strcmp(jobs[i].state, "kept")) {
             if (!o->quiet)
-                fprintf(stderr, "wgan compare: [%d/%d] %s: kept from an earlier comparison\n",
-                        i + 1, n_jobs, jobs[i].dir);
-            continue;
+                fprintf(stderr, "%s: [%d/%d] %s: kept from an earlier comparison\n", who(), i + 1,
+                        n_jobs, jobs[i].dir);
+        } else {
+            execute_job(&jobs[i], i, n_jobs, o->quiet);
         }
-        execute_job(&jobs[i], i, n_jobs, o->quiet);
+        if (ranks > 1 && write_result(&jobs[i], nonce) != WG_OK)
+            fprintf(stderr, "%s: %s\n", who(), wg_last_error());
     }
+    /* rank 0 reports once every rank is done, or at once when it is stopped */
+    if (ranks > 1) s = wg_dist_barrier(&stop_requested, NULL);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     *interrupted = stop_requested != 0;
+    if (s != WG_OK || rank != 0) goto done;
+    for (int i = 0; i < n_jobs; i++)
+        if (i % ranks != 0 && !read_result(&jobs[i], nonce) && !*interrupted) {
+            snprintf(jobs[i].state, sizeof jobs[i].state, "failed");
+            char message[128];
+            snprintf(message, sizeof message, "rank %d ended without a word about this run",
+                     i % ranks);
+            set_message(&jobs[i], message);
+        }
     for (int i = 0; i < n_jobs; i++)
         if (!*jobs[i].state && *interrupted)
             snprintf(jobs[i].state, sizeof jobs[i].state, "not run");
@@ -612,6 +775,10 @@ wg_status wg_sweep_execute(const wg_sweep *sw, const wg_sweep_options *o, int *n
     s = write_reports(o, jobs, n_jobs, n_failed);
 
 done:
+    if (same_on_every_rank && rank != 0 && s != WG_OK) {
+        wg_clear_error();
+        s = WG_OK;
+    }
     wg_unlock_folder(&lock);
     for (int i = 0; i < n_jobs; i++) {
         free(jobs[i].overrides);

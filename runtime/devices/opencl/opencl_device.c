@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "opencl_internal.h"
+#include "dist/dist.h"
 
 typedef struct ocl_entry {
     cl_platform_id platform;
@@ -343,9 +344,16 @@ wg_status wg_opencl_open(int index, const char *match, int gpu_only, wg_device *
         }
         pick = index;
     } else {
+        /* the first GPU, or under an MPI launcher GPU (local rank mod GPUs on this node),
+         * so that the ranks of a node share its GPUs out */
+        int gpus = 0;
+        for (int i = 0; i < count && gpu_only && !match; i++)
+            gpus += (list[i].type & CL_DEVICE_TYPE_GPU) != 0;
+        int skip = gpus ? wg_dist_local_rank() % gpus : 0;
         for (int i = 0; i < count && pick < 0; i++) {
             if (gpu_only && !(list[i].type & CL_DEVICE_TYPE_GPU)) continue;
             if (match && !entry_matches(&list[i], match)) continue;
+            if (skip-- > 0) continue;
             pick = i;
         }
         if (pick < 0) {

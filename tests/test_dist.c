@@ -1,0 +1,310 @@
+/* wgan under mpirun (runtime/dist, runtime/sweep/runner.c): a sweep spread over two
+ * ranks gives the rows one process gives; a rank killed mid-sweep loses nothing that
+ * was finished, and the next comparison continues; `wgan run` and `wgan devices` under
+ * two ranks. Skipped, visibly, without mpirun or in a build without MPI. Slow (e2e):
+ * a dozen short runs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/clock.h"
+#include "io/fileio.h"
+#include "program.h"
+#include "report/report.h"
+#include "tiers.h"
+#include "tmpdir.h"
+
+static const char *const tiny_yaml =
+    "name: tiny\nseed: 1\ndevice: cpu\ndata: {plugin: 8gaussians}\n"
+    "arch: {plugin: mlp, hidden: [8]}\nloss: {plugin: wasserstein}\n"
+    "lipschitz: {plugin: weight_clip}\n"
+    "train: {batch: 16, steps: 20, n_critic: 1, log_every: 10, sample_every: 10, "
+    "checkpoint_every: 10, samples: 16}\n";
+
+typedef struct fixture {
+    char *dir, *program, *mpirun;
+} fixture;
+
+/* `name` on $PATH, or NULL */
+static char *find_tool(const char *name) {
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : ""; *p;) {
+        size_t len = strcspn(p, ":");
+        char candidate[4200];
+        snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, p, name);
+        if (len && access(candidate, X_OK) == 0) return strdup(candidate);
+        p += len + (p[len] == ':');
+    }
+    return NULL;
+}
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = td_make("wgan-dist");
+    f->program = tp_wgan_program();
+    f->mpirun = find_tool("mpirun");
+    /* containers and CI machines run as root, which Open MPI refuses unless told */
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    char *tiny = td_join(f->dir, "tiny.yaml");
+    td_write_text(tiny, tiny_yaml);
+    free(tiny);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    td_remove(f->dir);
+    free(f->program);
+    free(f->mpirun);
+    free(f);
+    return 0;
+}
+
+static void need_mpi(const fixture *f) {
+#ifndef WGAN_HAVE_MPI
+    (void)f;
+    wg_test_skip("this build has no MPI (-DWGAN_MPI=ON needs libopenmpi-dev)");
+#else
+    if (!f->mpirun) wg_test_skip("no mpirun on PATH (apt-get install openmpi-bin)");
+    if (!f->program) fail_msg("no wgan program next to this test");
+#endif
+}
+
+/* Runs a shell command in the fixture's folder; its exit status. */
+static int run(const fixture *f, const char *fmt, ...) {
+    char command[8192];
+    int at = snprintf(command, sizeof command, "cd '%s' && ", f->dir);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(command + at, sizeof command - (size_t)at, fmt, ap);
+    va_end(ap);
+    int status = system(command);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *read_text(const fixture *f, const char *name) {
+    char *path = td_join(f->dir, name), *text = NULL;
+    size_t size = 0;
+    if (wg_read_file(path, &text, &size) != WG_OK) fail_msg("%s", wg_last_error());
+    free(path);
+    return text;
+}
+
+/* Columns that measure the machine, not the run: the cpu's description counts the
+ * threads of the cores mpirun bound the rank to. */
+static bool machine_column(const char *name) {
+    static const char *const names[] = {"ms_per_generator_step", "peak_rss_bytes",
+                                        "device_description"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(name, names[i])) return true;
+    return false;
+}
+
+static void test_sweep_over_two_ranks_matches_one_process(void **state) {
+    fixture *f = *state;
+    need_mpi(f);
+    char *sweep = td_join(f->dir, "sweep.yaml");
+    td_write_text(sweep, "name: pair\nexperiments:\n  - tiny.yaml\n"
+                         "  - {file: tiny.yaml, name: tiny-gp, "
+                         "set: {lipschitz: {plugin: gradient_penalty}}}\n"
+                         "devices: [cpu]\nseeds: [1, 2]\n");
+    free(sweep);
+    assert_int_equal(run(f, "'%s' compare sweep.yaml --out one >one.log 2>&1", f->program), 0);
+    assert_int_equal(run(f,
+                         "'%s' --oversubscribe -n 2 '%s' compare sweep.yaml --out two "
+                         ">two.log 2>&1",
+                         f->mpirun, f->program),
+                     0);
+    char *log = read_text(f, "two.log");
+    /* both ranks trained: rank 1 took runs 2 and 4 */
+    assert_non_null(strstr(log, "rank 1: [2/4]"));
+    assert_non_null(strstr(log, "rank 1: [4/4] completed"));
+    assert_non_null(strstr(log, "rank 0: [3/4] completed"));
+    free(log);
+    wg_table one = {0}, two = {0};
+    char *path = td_join(f->dir, "one/compare.csv");
+    assert_int_equal(wg_table_read(path, &one), WG_OK);
+    free(path);
+    path = td_join(f->dir, "two/compare.csv");
+    assert_int_equal(wg_table_read(path, &two), WG_OK);
+    free(path);
+    assert_int_equal(one.n_rows, 4);
+    assert_int_equal(two.n_rows, one.n_rows);
+    assert_int_equal(two.n_cols, one.n_cols);
+    int compared = 0;
+    for (int c = 0; c < one.n_cols; c++) {
+        if (machine_column(one.header[c])) continue;
+        assert_string_equal(two.header[c], one.header[c]);
+        for (int64_t r = 0; r < one.n_rows; r++) {
+            const char *a = wg_table_cell(&one, r, c), *b = wg_table_cell(&two, r, c);
+            if (strcmp(a, b))
+                fail_msg("row %lld, %s: %s alone, %s on two ranks", (long long)r, one.header[c], a,
+                         b);
+            compared++;
+        }
+    }
+    assert_true(compared > 20 * 4);
+    wg_table_free(&one);
+    wg_table_free(&two);
+}
+
+/* The pid recorded in a run folder's lock: the run's own process, a child of its rank. */
+static pid_t lock_holder(const fixture *f, const char *run_dir) {
+    char name[256];
+    snprintf(name, sizeof name, "%s/.lock", run_dir);
+    char *path = td_join(f->dir, name), *text = NULL;
+    size_t size = 0;
+    pid_t pid = 0;
+    if (wg_file_exists(path) && wg_read_file(path, &text, &size) == WG_OK)
+        pid = (pid_t)strtol(text, NULL, 10);
+    wg_clear_error();
+    free(text);
+    free(path);
+    return pid;
+}
+
+static pid_t parent_of(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *file = fopen(path, "r");
+    if (!file) return 0;
+    int ppid = 0;
+    /* pid (comm) state ppid: comm is "wgan" here, without spaces */
+    if (fscanf(file, "%*d %*s %*c %d", &ppid) != 1) ppid = 0;
+    fclose(file);
+    return (pid_t)ppid;
+}
+
+static bool completed(const fixture *f, const char *run_dir) {
+    char name[256];
+    snprintf(name, sizeof name, "%s/summary.json", run_dir);
+    char *path = td_join(f->dir, name), *text = NULL;
+    size_t size = 0;
+    bool done = wg_file_exists(path) && wg_read_file(path, &text, &size) == WG_OK &&
+                strstr(text, "\"state\": \"completed\"");
+    wg_clear_error();
+    free(text);
+    free(path);
+    return done;
+}
+
+/* Runs a, c (rank 0) and b, d (rank 1); b is long. Rank 1 is killed while b trains,
+ * after rank 0 finished a: mpirun ends the job, a stays finished, b keeps a checkpoint
+ * (its process got SIGTERM when its rank died), and the same command then keeps a,
+ * continues b and whatever else was cut short, and runs the rest. */
+static void test_killed_rank_loses_only_its_run(void **state) {
+    fixture *f = *state;
+    need_mpi(f);
+    char *sweep = td_join(f->dir, "kill.yaml");
+    td_write_text(sweep, "name: kill\nexperiments:\n  - {file: tiny.yaml, name: a}\n"
+                         "  - {file: tiny.yaml, name: b, set: {train.steps: 6000, "
+                         "train.log_every: 2000, train.sample_every: 0, "
+                         "train.checkpoint_every: 5}}\n"
+                         "  - {file: tiny.yaml, name: c}\n  - {file: tiny.yaml, name: d}\n"
+                         "devices: [cpu]\n");
+    free(sweep);
+    char command[8192];
+    snprintf(command, sizeof command,
+             "cd '%s' && exec '%s' --oversubscribe -n 2 '%s' compare kill.yaml --out k "
+             ">k1.log 2>&1",
+             f->dir, f->mpirun, f->program);
+    pid_t job = fork();
+    assert_true(job >= 0);
+    if (job == 0) {
+        execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+        _exit(127);
+    }
+    double deadline = wg_clock_seconds() + 240;
+    pid_t run_pid = 0;
+    while (wg_clock_seconds() < deadline) {
+        run_pid = lock_holder(f, "k/b-cpu");
+        if (run_pid > 0 && completed(f, "k/a-cpu")) break;
+        run_pid = 0;
+        struct timespec nap = {0, 50000000};
+        nanosleep(&nap, NULL);
+    }
+    if (!run_pid) fail_msg("run b never trained while a finished");
+    pid_t rank1 = parent_of(run_pid);
+    assert_true(rank1 > 1);
+    print_message("  killing rank 1 (pid %d) while run b (pid %d) trains\n", (int)rank1,
+                  (int)run_pid);
+    kill(rank1, SIGKILL);
+    int status = 0;
+    assert_int_equal(waitpid(job, &status, 0), job);
+    assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(completed(f, "k/a-cpu"));
+    assert_false(completed(f, "k/b-cpu"));
+    char *checkpoint = td_join(f->dir, "k/b-cpu/checkpoint.safetensors");
+    assert_true(wg_file_exists(checkpoint));
+    free(checkpoint);
+
+    assert_int_equal(run(f, "'%s' --oversubscribe -n 2 '%s' compare kill.yaml --out k >k2.log 2>&1",
+                         f->mpirun, f->program),
+                     0);
+    char *log = read_text(f, "k2.log");
+    assert_non_null(strstr(log, "k/a-cpu: kept from an earlier comparison"));
+    assert_non_null(strstr(log, "b on cpu (continuing)"));
+    free(log);
+    wg_table table = {0};
+    char *path = td_join(f->dir, "k/compare.csv");
+    assert_int_equal(wg_table_read(path, &table), WG_OK);
+    free(path);
+    assert_int_equal(table.n_rows, 4);
+    int state_col = wg_table_column(&table, "state"),
+        steps = wg_table_column(&table, "generator_steps");
+    for (int64_t r = 0; r < table.n_rows; r++) {
+        assert_string_equal(wg_table_cell(&table, r, state_col), "completed");
+        assert_true(wg_table_number(&table, r, steps) == (r == 1 ? 6000 : 20));
+    }
+    wg_table_free(&table);
+}
+
+static void test_run_under_two_ranks_is_refused(void **state) {
+    fixture *f = *state;
+    need_mpi(f);
+    assert_int_equal(run(f, "'%s' --oversubscribe -n 2 '%s' run tiny.yaml --out r >r.log 2>&1",
+                         f->mpirun, f->program),
+                     2);
+    char *log = read_text(f, "r.log");
+    assert_non_null(strstr(log, "started as 2 MPI ranks"));
+    /* one message, from rank 0, and no run folder */
+    assert_ptr_equal(strstr(strstr(log, "started as 2 MPI ranks") + 1, "started as"), NULL);
+    free(log);
+    char *folder = td_join(f->dir, "r");
+    assert_int_equal(access(folder, F_OK), -1);
+    free(folder);
+}
+
+static void test_devices_under_two_ranks(void **state) {
+    fixture *f = *state;
+    need_mpi(f);
+    assert_int_equal(
+        run(f, "'%s' --oversubscribe -n 2 '%s' devices >d.log 2>&1", f->mpirun, f->program), 0);
+    char *log = read_text(f, "d.log");
+    assert_non_null(strstr(log, "rank 0 (local rank 0): auto -> "));
+    assert_non_null(strstr(log, "rank 1 (local rank 1): auto -> "));
+    free(log);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_under_two_ranks_is_refused),
+        cmocka_unit_test(test_devices_under_two_ranks),
+        cmocka_unit_test(test_sweep_over_two_ranks_matches_one_process),
+        cmocka_unit_test(test_killed_rank_loses_only_its_run),
+    };
+    return wg_test_run_group("dist", tests, sizeof tests / sizeof *tests, setup, teardown);
+}
