@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,15 +67,6 @@ static bool same_file(const char *a, const char *b) {
     free(x);
     free(y);
     return same;
-}
-
-static int count_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
 }
 
 static int setup(void **state) {
@@ -174,7 +164,7 @@ static void npy_header(const char *path, char *shape, size_t size, size_t *data_
 static void test_points(void **state) {
     runs *r = ready(state);
     int n = 5 + rand() % 60;
-    int before = count_entries(r->points);
+    int before = td_count_entries(r->points);
     char *a = td_join(r->dir, "a"), *b = td_join(r->dir, "b"), *c = td_join(r->dir, "c");
     assert_int_equal(
         wgan(r, NULL, "sample '%s' --n %d --format csv --seed 7 --out '%s'", r->points, n, a), 0);
@@ -216,7 +206,7 @@ static void test_points(void **state) {
     char default_dir[4300];
     snprintf(default_dir, sizeof default_dir, "%s-samples-s%d/samples.csv", r->points, r->seed);
     assert_true(wg_file_exists(default_dir));
-    assert_int_equal(count_entries(r->points), before);
+    assert_int_equal(td_count_entries(r->points), before);
     free(npy);
     free(fa);
     free(fb);
@@ -234,7 +224,7 @@ static void test_images(void **state) {
         wgan(r, NULL, "sample '%s' --n %d --format png --seed 3 --out '%s'", r->images, n, a), 0);
     assert_int_equal(
         wgan(r, NULL, "sample '%s' --n %d --format png --seed 3 --out '%s'", r->images, n, b), 0);
-    assert_int_equal(count_entries(a), n);
+    assert_int_equal(td_count_entries(a), n);
     for (int i = 0; i < n; i++) {
         char name[64];
         snprintf(name, sizeof name, "sample_%06d.png", i);
@@ -253,7 +243,7 @@ static void test_images(void **state) {
     /* one grid picture, and the array [n, 3, H, W] */
     assert_int_equal(wgan(r, NULL, "sample '%s' --n %d --format grid --out '%s'", r->images, n, a),
                      0);
-    assert_int_equal(count_entries(a), n + 1);
+    assert_int_equal(td_count_entries(a), n + 1);
     assert_int_equal(wgan(r, NULL, "sample '%s' --n %d --out '%s'", r->images, n, a), 0);
     char *npy = td_join(a, "samples.npy");
     char shape[64], want[64];

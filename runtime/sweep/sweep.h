@@ -66,15 +66,15 @@ typedef struct wg_sweep_options {
 } wg_sweep_options;
 
 /* Runs the whole matrix, one run at a time, each in a child process (a crash or a
- * failure is recorded and the sweep goes on), then writes compare.csv, compare.md
- * (wg_compare_markdown) and report.html into out_dir. The devices and every run's configuration are
- * checked first, in a child too: a WG_ERR_CONFIG there (with its position in the sweep or
- * experiment file) comes back before anything is trained. A run folder that an earlier, interrupted
- * comparison left in out_dir is kept when it finished (completed, diverged or failed) and continued
- * from its checkpoint otherwise. SIGINT and SIGTERM are passed to the running run, which stops
- * after its step with a checkpoint; no further run starts and *interrupted is set.
- * *n_failed counts diverged, failed and crashed runs; the return value is about the sweep
- * itself (configuration, the reports), not about its runs. */
+ * failure is recorded and the sweep goes on), then writes compare.csv (the baseline's
+ * runs marked), compare.md (wg_compare_markdown) and report.html into out_dir. The devices and
+ * every run's configuration are checked first, in a child too: a WG_ERR_CONFIG there (with its
+ * position in the sweep or experiment file) comes back before anything is trained. A run folder
+ * that an earlier, interrupted comparison left in out_dir is kept when it finished (completed,
+ * diverged or failed) and continued from its checkpoint otherwise. SIGINT and SIGTERM are passed to
+ * the running run, which stops after its step with a checkpoint; no further run starts and
+ * *interrupted is set. *n_failed counts diverged, failed and crashed runs; the return value is
+ * about the sweep itself (configuration, the reports), not about its runs. */
 wg_status wg_sweep_execute(const wg_sweep *sweep, const wg_sweep_options *options, int *n_failed,
                            bool *interrupted);
 
