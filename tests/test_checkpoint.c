@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -212,15 +211,6 @@ static void test_corrupt_files_are_refused(void **state) {
     expect_corrupt(f->path);
 }
 
-static int count_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 /* A full disk, simulated with a file size limit: the write fails naming the file and
  * the previous checkpoint survives intact, with no temporary file left behind. */
 static void test_failed_write_keeps_previous_file(void **state) {
@@ -247,7 +237,7 @@ static void test_failed_write_keeps_previous_file(void **state) {
     assert_int_equal(wg_read_file(f->path, &after, &after_size), WG_OK);
     assert_int_equal(after_size, before_size);
     assert_memory_equal(after, before, before_size);
-    assert_int_equal(count_entries(f->dir), 1);
+    assert_int_equal(td_count_entries(f->dir), 1);
     free(before);
     free(after);
 }

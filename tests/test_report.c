@@ -478,6 +478,7 @@ static void test_sweep_file(void **state) {
              "vary: {train.batch: [16, 32]}\n"
              "devices: [cpu, all]\n"
              "seeds: [3, 1]\n"
+             "baseline: [tiny-clip-batch-16, tiny-batch-32]\n"
              "set: {train.steps: 5, optimizer.critic.betas: [0.5, 0.9], train.n_critic: \"2\"}\n",
              exp);
     char *path = write_file(f->dir, "sweep.yaml", text);
@@ -510,10 +511,21 @@ static void test_sweep_file(void **state) {
                           "--set train.n_critic=\"2\": key 'train.n_critic': got '2', must "
                           "be an integer",
                           located, sizeof located);
-    assert_true(strstr(located, "sweep.yaml:8:") != NULL);
+    assert_true(strstr(located, "sweep.yaml:9:") != NULL);
     assert_non_null(strstr(located, ": key 'train.n_critic'"));
     wg_sweep_locate_error(sw, "other", located, sizeof located);
     assert_string_equal(located, "other");
+    /* the baseline: the file's list, replaced by the command line's */
+    assert_string_equal(sw->baseline, "tiny-clip-batch-16,tiny-batch-32");
+    assert_int_equal(wg_sweep_set_baseline(sw, "tiny-batch-16,nope"), WG_ERR_CONFIG);
+    assert_non_null(strstr(wg_last_error(), "'nope'"));
+    assert_int_equal(wg_sweep_set_baseline(sw, "tiny-batch-16,"), WG_ERR_CONFIG);
+    assert_int_equal(wg_sweep_set_baseline(sw, "tiny-batch-16"), WG_OK);
+    assert_string_equal(sw->baseline, "tiny-batch-16");
+    /* --only must keep it */
+    const char *const only[] = {"clip"};
+    assert_int_equal(wg_sweep_select(sw, only, 1), WG_ERR_CONFIG);
+    assert_non_null(strstr(wg_last_error(), "--only left it out"));
     wg_sweep_free(sw);
     free(path);
     free(exp);
@@ -541,6 +553,9 @@ static void test_sweep_errors(void **state) {
         {"experiments: [{name: a}]\n", ":1:15:", "no base"},
         {"name: 'no good'\nexperiments: [tiny.yaml]\n", ":1:7:", "comparison folder"},
         {"experiments: [tiny.yaml]\nexperiments: [tiny.yaml]\n", ":2:1:", "duplicate key"},
+        {"experiments: [tiny.yaml]\nbaseline: gp\n", ":2:11:", "'gp' is not the name of one"},
+        {"experiments: [tiny.yaml]\nbaseline: [tiny, x]\n", ":2:18:", "'x' is not the name"},
+        {"experiments: [tiny.yaml]\nbaseline: {a: 1}\n", ":2:11:", "an experiment's name"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *path = write_file(f->dir, "bad.yaml", cases[i].body);
@@ -632,8 +647,17 @@ static void test_compare_end_to_end(void **state) {
     assert_non_null(strstr(html, "<b>GP</b>"));
     assert_non_null(strstr(html, "<b>clip</b>"));
     assert_non_null(strstr(html, "2 failed"));
+    assert_non_null(strstr(html, "Paired by seed against <b>tiny</b>"));
     free(html);
     free(html_path);
+    /* compare.md: clip against the sweep's first experiment over the two seeds; the
+     * diverged runs have no pairs */
+    char *md_path = td_join(out, "compare.md");
+    char *md = read_text(md_path);
+    assert_non_null(strstr(md, "Paired by seed against `tiny`"));
+    assert_non_null(strstr(md, "| clip | cpu | 2 |"));
+    free(md);
+    free(md_path);
 
     /* the same folder again: every finished run is kept, nothing is trained, and the
      * diverged ones still count as failed */

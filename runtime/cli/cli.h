@@ -17,5 +17,6 @@ int wg_cmd_classifier(int argc, char **argv);
 int wg_cmd_jsw(int argc, char **argv);
 int wg_cmd_compare(int argc, char **argv);
 int wg_cmd_report(int argc, char **argv);
+int wg_cmd_sample(int argc, char **argv);
 
 #endif

@@ -12,12 +12,14 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: wgan compare SWEEP.yaml [--out DIR] [--only TEXT]... [--devices LIST]\n"
-            "                    [--seeds LIST] [--set KEY=VALUE]... [--progress MODE]\n"
+            "                    [--seeds LIST] [--set KEY=VALUE]... [--baseline NAMES]\n"
+            "                    [--progress MODE]\n"
             "\n"
             "Trains every experiment of the sweep file on every device with every seed, one\n"
             "run after another, each in its own run folder DIR/<experiment>-<device>-s<seed>,\n"
             "then writes DIR/compare.csv (one row per run), DIR/compare.md (the comparison\n"
-            "table, also printed) and DIR/report.html. A failed run is recorded and the\n"
+            "table and each row against the baseline paired by seed, also printed) and\n"
+            "DIR/report.html. A failed run is recorded and the\n"
             "sweep goes on. Run again with the same --out to finish an\n"
             "interrupted comparison: completed runs are kept, unfinished ones continue.\n"
             "\n"
@@ -27,6 +29,7 @@ static void usage(FILE *out) {
             "  devices: [cpu, pocl]     # or [all]: every device present\n"
             "  seeds: [1, 2]\n"
             "  set: {train.steps: 500}  # applied to every run\n"
+            "  baseline: wgan-clip      # what the paired statistics compare with\n"
             "\n"
             "options:\n"
             "  --out DIR        the comparison folder (default runs/<name>-<date>-<time>)\n"
@@ -34,6 +37,9 @@ static void usage(FILE *out) {
             "  --devices LIST   replaces the file's devices, e.g. cpu,pocl or all\n"
             "  --seeds LIST     replaces the file's seeds, e.g. 1,2,3\n"
             "  --set KEY=VALUE  override a key of every experiment (after the sweep's set:)\n"
+            "  --baseline NAMES the experiment every row is compared with, paired by seed\n"
+            "                   (comma-separated: one per data set; replaces baseline:;\n"
+            "                   default: each data set's first experiment)\n"
             "  --progress MODE  each run's own output: quiet (default), lines or bar\n"
             "  --quiet          not even a line per run\n"
             "\n"
@@ -50,19 +56,16 @@ static char *command_line(int argc, char **argv) {
 }
 
 static const struct option long_options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"set", required_argument, NULL, 's'},
-    {"devices", required_argument, NULL, 'd'},
-    {"seeds", required_argument, NULL, 'e'},
-    {"only", required_argument, NULL, 'n'},
-    {"out", required_argument, NULL, 'o'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"progress", required_argument, NULL, 'p'},
-    {0},
+    {"help", no_argument, NULL, 'h'},           {"set", required_argument, NULL, 's'},
+    {"devices", required_argument, NULL, 'd'},  {"seeds", required_argument, NULL, 'e'},
+    {"only", required_argument, NULL, 'n'},     {"out", required_argument, NULL, 'o'},
+    {"quiet", no_argument, NULL, 'q'},          {"progress", required_argument, NULL, 'p'},
+    {"baseline", required_argument, NULL, 'b'}, {0},
 };
 
 int wg_cmd_compare(int argc, char **argv) {
     const char *sweep_path = NULL, *out_dir = NULL, *devices = NULL, *seeds = NULL;
+    const char *baseline = NULL;
     const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     const char **only = calloc((size_t)argc + 1, sizeof *only);
     int n_overrides = 0, n_only = 0, code = 0;
@@ -85,6 +88,7 @@ int wg_cmd_compare(int argc, char **argv) {
         case 'e': seeds = args.arg; break;
         case 'n': only[n_only++] = args.arg; break;
         case 'o': out_dir = args.arg; break;
+        case 'b': baseline = args.arg; break;
         case 'q': options.quiet = true; break;
         case 'p':
             if (!wg_cli_progress_mode(args.arg, &options.progress))
@@ -116,6 +120,7 @@ int wg_cmd_compare(int argc, char **argv) {
     if (s == WG_OK) s = wg_sweep_select(sweep, only, n_only);
     if (s == WG_OK && devices) s = wg_sweep_set_devices(sweep, devices);
     if (s == WG_OK && seeds) s = wg_sweep_set_seeds(sweep, seeds);
+    if (s == WG_OK && baseline) s = wg_sweep_set_baseline(sweep, baseline);
     free(overrides);
     free(only);
     if (s != WG_OK) {

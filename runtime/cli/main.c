@@ -16,6 +16,7 @@ static const wg_command commands[] = {
     {"compare", "train experiments x devices x seeds from a sweep file and tabulate them",
      wg_cmd_compare},
     {"report", "write an HTML page of charts and tables about run folders", wg_cmd_report},
+    {"sample", "generate samples from a run's checkpoint as PNG, .npy or CSV files", wg_cmd_sample},
 };
 
 static void usage(FILE *out) {

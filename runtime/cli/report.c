@@ -8,17 +8,22 @@
 #include "report/report.h"
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: wgan report RUN_DIR... [--out FILE] [--title TEXT]\n"
+    fprintf(out, "usage: wgan report RUN_DIR... [--out FILE] [--title TEXT] [--baseline NAMES]\n"
                  "\n"
                  "Writes one HTML page (inline CSS, SVG charts and PNG samples; no network, no\n"
                  "scripts) about the runs: a comparison table per data set (cost, the training-\n"
-                 "health verdicts, sample quality; medians over seeds), every run's W estimate,\n"
+                 "health verdicts, sample quality; medians over seeds), each row against the\n"
+                 "baseline paired by seed (median difference, bootstrap 95%% interval, Wilcoxon\n"
+                 "signed-rank p), every run's W estimate,\n"
                  "exact W1, losses and critic gradient norms, and its sample pictures.\n"
                  "A RUN_DIR holding a compare.csv (a `wgan compare` folder) stands for its runs.\n"
                  "\n"
                  "options:\n"
                  "  --out FILE    where to write it (default report.html)\n"
-                 "  --title TEXT  the page's title\n");
+                 "  --title TEXT  the page's title\n"
+                 "  --baseline NAMES  the experiment the rows are compared with, paired by\n"
+                 "                seed (comma-separated, one per data set; default: the one\n"
+                 "                compare.csv marks, else each data set's first experiment)\n");
 }
 
 /* Appends the runs of one argument: a run folder, or a comparison folder. */
@@ -63,11 +68,12 @@ static const struct option long_options[] = {
     {"help", no_argument, NULL, 'h'},
     {"out", required_argument, NULL, 'o'},
     {"title", required_argument, NULL, 't'},
+    {"baseline", required_argument, NULL, 'b'},
     {0},
 };
 
 int wg_cmd_report(int argc, char **argv) {
-    const char *out = "report.html", *title = NULL;
+    const char *out = "report.html", *title = NULL, *baseline = NULL;
     wg_run_info *runs = NULL;
     int n_runs = 0, n_dirs = 0, code = 0;
     wg_cli_args args = {.argc = argc, .argv = argv, .options = long_options};
@@ -79,6 +85,7 @@ int wg_cmd_report(int argc, char **argv) {
             break;
         case 'o': out = args.arg; break;
         case 't': title = args.arg; break;
+        case 'b': baseline = args.arg; break;
         case WG_CLI_ARGUMENT:
             n_dirs++;
             if (add_runs(args.arg, &runs, &n_runs) != WG_OK) {
@@ -91,6 +98,10 @@ int wg_cmd_report(int argc, char **argv) {
     }
     if (!code && !n_dirs) {
         usage(stderr);
+        code = 2;
+    }
+    if (!code && baseline && wg_mark_baseline(runs, n_runs, baseline) != WG_OK) {
+        fprintf(stderr, "wgan report: %s\n", wg_last_error());
         code = 2;
     }
     if (!code) {

@@ -425,6 +425,19 @@ wg_status wg_plot_images(const float *images, int64_t count, int channels, int h
     return WG_OK;
 }
 
+wg_status wg_plot_image(const float *image, int channels, int height, int width, wg_image *out) {
+    *out = (wg_image){0};
+    if (channels < 1)
+        return wg_fail(WG_ERR_INVALID, "cannot draw an image of %d channels", channels);
+    wg_status status = wg_image_new(out, width, height, 0);
+    if (status != WG_OK) return status;
+    size_t plane = (size_t)height * width;
+    for (size_t at = 0; at < plane; at++)
+        for (int k = 0; k < 3; k++)
+            out->rgb[at * 3 + k] = to_byte(image[(channels == 3 ? (size_t)k : 0) * plane + at]);
+    return WG_OK;
+}
+
 /* ---- line charts ---- */
 
 #define DASH_ON 9.0

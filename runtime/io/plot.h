@@ -21,6 +21,9 @@ wg_status wg_plot_points(const float *real, int64_t n_real, const float *generat
  * grid (1 channel: grey, 3: RGB, otherwise the first channel as grey). */
 wg_status wg_plot_images(const float *images, int64_t count, int channels, int height, int width,
                          wg_image *out);
+/* One image [channels, height, width] with values in [-1, 1] at its own size, without
+ * a border (channels as in wg_plot_images). */
+wg_status wg_plot_image(const float *image, int channels, int height, int width, wg_image *out);
 /* The size of wg_plot_images' picture; WG_ERR_INVALID when it cannot be drawn. */
 wg_status wg_plot_images_size(int64_t count, int64_t height, int64_t width, int *out_width,
                               int *out_height);

@@ -87,6 +87,20 @@ static void swatch(wg_buf *b, const char *method) {
                   rep_method_color(method));
 }
 
+/* A row's first cells: the method with its colour and experiment, and the device.
+ * `cls` is the method cell's class. */
+static void method_cells(wg_buf *b, const rep_group *gr, const char *cls) {
+    wg_buf_printf(b, "<tr><td class=\"%s\">", cls);
+    swatch(b, gr->method);
+    wg_buf_puts(b, "<b>");
+    rep_escape(b, gr->method);
+    wg_buf_puts(b, "</b><small>");
+    rep_escape(b, gr->name);
+    wg_buf_puts(b, "</small></td><td>");
+    rep_escape(b, gr->device);
+    wg_buf_puts(b, "</td>");
+}
+
 static void comparison_table(wg_buf *b, const wg_run_info *runs, const rep_grouping *g, int first,
                              int end, double *scratch) {
     /* the seed table's claims about the methods in this table, for reading the rows */
@@ -135,16 +149,8 @@ static void comparison_table(wg_buf *b, const wg_run_info *runs, const rep_group
             done += rep_completed(&runs[gr->runs[i]]);
             bad += rep_failed(&runs[gr->runs[i]]);
         }
-        wg_buf_puts(b, "<tr><td class=\"method\">");
-        swatch(b, gr->method);
-        wg_buf_puts(b, "<b>");
-        rep_escape(b, gr->method);
-        wg_buf_puts(b, "</b><small>");
-        rep_escape(b, gr->name);
-        wg_buf_puts(b, "</small>");
-        wg_buf_puts(b, "</td><td>");
-        rep_escape(b, gr->device);
-        wg_buf_printf(b, "</td><td class=\"num\">%d", gr->n);
+        method_cells(b, gr, "method");
+        wg_buf_printf(b, "<td class=\"num\">%d", gr->n);
         if (gr->n > 1 || done != gr->n) {
             wg_buf_printf(b, "<small>seeds");
             for (int i = 0; i < gr->n; i++)
@@ -186,6 +192,45 @@ static void comparison_table(wg_buf *b, const wg_run_info *runs, const rep_group
         wg_buf_puts(b, "</tr>\n");
     }
     wg_buf_puts(b, "</tbody></table></div>\n");
+}
+
+/* Each row against the baseline, paired by seed, under the data set's table. */
+static wg_status paired_table(wg_buf *b, const wg_run_info *runs, const rep_grouping *g, int first,
+                              int end) {
+    rep_paired p;
+    wg_status s = rep_paired_make(runs, g, first, end, &p);
+    if (s != WG_OK || !p.n) return s;
+    wg_buf_puts(b, "<p class=\"claims\">Paired by seed against <b>");
+    rep_escape(b, p.baseline);
+    wg_buf_printf(b,
+                  "</b> on the same device: median difference (row − baseline), its "
+                  "bootstrap 95%% interval (%d resamples) and the two-sided Wilcoxon "
+                  "signed-rank p-value.</p>\n<div class=\"wide\"><table class=\"paired\">\n"
+                  "<thead><tr><th>Method</th><th>Device</th><th>Pairs</th>",
+                  WG_BOOTSTRAP_RESAMPLES);
+    for (int c = 0; c < REP_N_PAIRED; c++)
+        if (p.columns[c]) wg_buf_printf(b, "<th>Δ %s</th>", rep_label(rep_paired_columns[c]));
+    wg_buf_puts(b, "</tr></thead>\n<tbody>\n");
+    for (int i = 0; i < p.n; i++) {
+        const rep_paired_row *row = &p.rows[i];
+        const rep_group *gr = &g->groups[row->group];
+        method_cells(b, gr, "method pair");
+        wg_buf_printf(b, "<td class=\"num\">%d", row->pairs);
+        if (row->baseline < 0) wg_buf_puts(b, "<small>no baseline run on this device</small>");
+        wg_buf_puts(b, "</td>");
+        for (int c = 0; c < REP_N_PAIRED; c++) {
+            if (!p.columns[c]) continue;
+            /* the interval and p under the median */
+            static const char *const marks[3] = {"<small>", "</small><small>", "</small>"};
+            wg_buf_puts(b, "<td class=\"num\">");
+            rep_paired_cell(b, &row->stats[c], rep_paired_columns[c], marks);
+            wg_buf_puts(b, "</td>");
+        }
+        wg_buf_puts(b, "</tr>\n");
+    }
+    wg_buf_puts(b, "</tbody></table></div>\n");
+    rep_paired_free(&p);
+    return WG_OK;
 }
 
 /* ---- charts ---- */
@@ -583,6 +628,7 @@ wg_status wg_report_html(const wg_run_info *runs, int n_runs, const wg_report_op
         rep_escape(b, g.groups[first].data);
         wg_buf_puts(b, "</h3>\n");
         comparison_table(b, runs, &g, first, end, scratch);
+        if (s == WG_OK) s = paired_table(b, runs, &g, first, end);
         wg_buf_puts(b, "<div class=\"charts\">\n");
         overlay_chart(b, runs, &g, first, end, WG_Q_W_ESTIMATE, "Critic's W estimate, every run");
         if (rep_any(runs, &g, first, end, WG_Q_W1))
@@ -598,6 +644,6 @@ wg_status wg_report_html(const wg_run_info *runs, int n_runs, const wg_report_op
     wg_buf_puts(b, "</section>\n</body>\n</html>\n");
     free(scratch);
     rep_free_groups(&g);
-    if (b->failed) return wg_fail(WG_ERR_NOMEM, "out of memory building the report");
-    return WG_OK;
+    if (s == WG_OK && b->failed) return wg_fail(WG_ERR_NOMEM, "out of memory building the report");
+    return s;
 }

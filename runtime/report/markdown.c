@@ -1,5 +1,6 @@
 /* The comparison table as Markdown (compare.md, and what `wgan compare` prints): the
- * same rows and medians as the HTML page, for pasting into documents. */
+ * same rows and medians as the HTML page, and the same paired statistics, for pasting
+ * into documents. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,16 @@
 /* Text that cannot break the table: pipes and line breaks become spaces. */
 static void cell_text(wg_buf *b, const char *text) {
     for (const char *p = text; *p; p++) wg_buf_append(b, strchr("|\n\r", *p) ? " " : p, 1);
+}
+
+/* "method (experiment)", the experiment left out where it is the method's name. */
+static void row_name(wg_buf *b, const rep_group *gr) {
+    cell_text(b, gr->method);
+    if (strcmp(gr->method, gr->name)) {
+        wg_buf_puts(b, " (");
+        cell_text(b, gr->name);
+        wg_buf_puts(b, ")");
+    }
 }
 
 static void median_cell(wg_buf *b, const wg_run_info *runs, const rep_group *g, int q,
@@ -67,12 +78,7 @@ static void table(wg_buf *b, const wg_run_info *runs, const rep_grouping *g, int
         int bad = 0;
         for (int i = 0; i < gr->n; i++) bad += rep_failed(&runs[gr->runs[i]]);
         wg_buf_puts(b, "| ");
-        cell_text(b, gr->method);
-        if (strcmp(gr->method, gr->name)) {
-            wg_buf_puts(b, " (");
-            cell_text(b, gr->name);
-            wg_buf_puts(b, ")");
-        }
+        row_name(b, gr);
         wg_buf_puts(b, " | ");
         cell_text(b, gr->device);
         wg_buf_printf(b, " | %d", gr->n);
@@ -121,6 +127,54 @@ static void table(wg_buf *b, const wg_run_info *runs, const rep_grouping *g, int
     }
 }
 
+/* The rows against the baseline, paired by seed, under the data set's table. */
+static wg_status paired_table(wg_buf *b, const wg_run_info *runs, const rep_grouping *g, int first,
+                              int end) {
+    rep_paired p;
+    wg_status s = rep_paired_make(runs, g, first, end, &p);
+    if (s != WG_OK || !p.n) return s;
+    wg_buf_puts(b, "\nPaired by seed against `");
+    cell_text(b, p.baseline);
+    wg_buf_printf(b,
+                  "` on the same device: the median of the differences (row − baseline) "
+                  "with its bootstrap 95%% interval (%d resamples), and the two-sided "
+                  "Wilcoxon signed-rank p-value.\n\n| method | device | pairs |",
+                  WG_BOOTSTRAP_RESAMPLES);
+    int columns = 3;
+    for (int c = 0; c < REP_N_PAIRED; c++)
+        if (p.columns[c]) {
+            wg_buf_puts(b, " Δ ");
+            cell_text(b, rep_label(rep_paired_columns[c]));
+            wg_buf_puts(b, " |");
+            columns++;
+        }
+    wg_buf_puts(b, "\n|");
+    for (int c = 0; c < columns; c++) wg_buf_puts(b, c < 2 ? " --- |" : " ---: |");
+    wg_buf_puts(b, "\n");
+    for (int i = 0; i < p.n; i++) {
+        const rep_paired_row *row = &p.rows[i];
+        const rep_group *gr = &g->groups[row->group];
+        wg_buf_puts(b, "| ");
+        row_name(b, gr);
+        wg_buf_puts(b, " | ");
+        cell_text(b, gr->device);
+        if (row->baseline < 0)
+            wg_buf_puts(b, " | 0, no baseline run on this device |");
+        else
+            wg_buf_printf(b, " | %d |", row->pairs);
+        for (int c = 0; c < REP_N_PAIRED; c++)
+            if (p.columns[c]) {
+                wg_buf_puts(b, " ");
+                static const char *const marks[3] = {" ", ", ", ""};
+                rep_paired_cell(b, &row->stats[c], rep_paired_columns[c], marks);
+                wg_buf_puts(b, " |");
+            }
+        wg_buf_puts(b, "\n");
+    }
+    rep_paired_free(&p);
+    return WG_OK;
+}
+
 wg_status wg_compare_markdown(const wg_run_info *runs, int n_runs, wg_buf *out) {
     rep_grouping g;
     wg_status s = rep_make_groups(runs, n_runs, &g);
@@ -131,6 +185,7 @@ wg_status wg_compare_markdown(const wg_run_info *runs, int n_runs, wg_buf *out) 
         while (end < g.n && !strcmp(g.groups[end].data, g.groups[first].data)) end++;
         wg_buf_printf(out, "%s%s\n\n", first ? "\n" : "", g.groups[first].data);
         table(out, runs, &g, first, end, scratch);
+        s = paired_table(out, runs, &g, first, end);
         first = end;
     }
     free(scratch);

@@ -113,6 +113,7 @@ typedef struct wg_run_info {
     int n_samples;
     char **samples;    /* samples/step_*.png, in step order */
     char *real_sample; /* samples/real.png or NULL */
+    bool baseline;     /* a run of the paired statistics' baseline (compare.csv) */
 } wg_run_info;
 
 /* Reads what there is of a run folder: summary.json, metrics.csv, config.yaml and the
@@ -147,6 +148,46 @@ wg_status wg_compare_load(const char *dir, wg_run_info **runs, int *n_runs);
 /* The comparison table (medians over seeds per method and device, one table per data
  * set) in Markdown. */
 wg_status wg_compare_markdown(const wg_run_info *runs, int n_runs, wg_buf *out);
+
+/* ---- paired-seed statistics (paired.c) ---- */
+
+/* Bootstrap resamples behind every interval, drawn from a fixed Philox stream
+ * ("report/bootstrap", seed 0), so the same differences always give the same interval. */
+#define WG_BOOTSTRAP_RESAMPLES 10000
+/* Up to this many non-zero differences the Wilcoxon p-value is exact; above it, the
+ * normal approximation. */
+#define WG_WILCOXON_EXACT_MAX 50
+
+/* Statistics of the differences d[0..n) of paired runs (method - baseline). */
+typedef struct wg_paired_stat {
+    int n;         /* pairs */
+    int n_nonzero; /* differences that are not 0: the Wilcoxon test's n */
+    double median; /* the median difference */
+    double lo, hi; /* bootstrap 95% percentile interval of the median */
+    double w_plus; /* the sum of the (mid)ranks of the positive differences */
+    double p;      /* two-sided Wilcoxon signed-rank p-value; 1 when every d is 0 */
+    bool exact;    /* p from the exact distribution, not the normal approximation */
+} wg_paired_stat;
+
+/* The two-sided Wilcoxon signed-rank p-value of d[0..n) (finite values). Zeros are
+ * dropped (Wilcoxon's method); tied |d| get their average rank. With at most
+ * WG_WILCOXON_EXACT_MAX non-zero differences the p-value comes from the exact
+ * distribution of W+ over the 2^n sign assignments of those ranks (ties included);
+ * above, from the normal approximation with the tie-corrected variance and a
+ * continuity correction of 1/2. *w_plus and *exact may be NULL. */
+double wg_wilcoxon_p(const double *d, int n, double *w_plus, bool *exact);
+/* The 2.5% and 97.5% percentiles of the medians of WG_BOOTSTRAP_RESAMPLES resamples
+ * (with replacement, n values each) of d[0..n); NaN for n == 0. */
+void wg_bootstrap_median(const double *d, int n, double *lo, double *hi);
+/* Everything above for d[0..n); NaN medians and p for n == 0. */
+wg_paired_stat wg_paired_stats(const double *d, int n);
+
+/* Marks the runs of the experiments named in `names` (comma-separated) as the
+ * baseline, unmarking the others; WG_ERR_CONFIG naming a name no run has. In each
+ * data set the paired statistics compare every row with the baseline experiment's run
+ * of the same seed on the same device: the first marked experiment of that data set,
+ * or, when none is marked, the experiment of its first run. */
+wg_status wg_mark_baseline(wg_run_info *runs, int n_runs, const char *names);
 
 /* ---- the HTML report ---- */
 

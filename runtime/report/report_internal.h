@@ -108,4 +108,33 @@ rep_verdicts rep_group_verdicts(const wg_run_info *runs, const rep_group *group,
 /* The mark of a judged row: "✓" every run passed, "✗" every run failed, else "◐". */
 const char *rep_verdicts_mark(const rep_verdicts *v);
 
+/* ---- paired-seed statistics (paired.c) ---- */
+
+/* The quality columns compared pairwise: W1, modes, high-quality share, FID, KID (not
+ * the W1 floor, which measures the data rather than the method). */
+enum { REP_N_PAIRED = 5 };
+extern const int rep_paired_columns[REP_N_PAIRED];
+
+typedef struct rep_paired_row {
+    int group;    /* the row (an index into the grouping) */
+    int baseline; /* the baseline's row on the same device, -1 when it has none */
+    int pairs;    /* the most pairs of any column */
+    wg_paired_stat stats[REP_N_PAIRED];
+} rep_paired_row;
+
+/* The paired statistics of one data set's rows [first, end) against its baseline. */
+typedef struct rep_paired {
+    char baseline[256];         /* the baseline experiment; "" when there are no rows */
+    bool columns[REP_N_PAIRED]; /* the columns with at least one pair */
+    rep_paired_row *rows;       /* every row but the baseline's */
+    int n;
+} rep_paired;
+
+wg_status rep_paired_make(const wg_run_info *runs, const rep_grouping *grouping, int first, int end,
+                          rep_paired *out);
+void rep_paired_free(rep_paired *paired);
+/* "+0.0123" marks[0] "[0.01, 0.02]" marks[1] "p = 0.0625" marks[2] (shares in
+ * percentage points), a dash without pairs. */
+void rep_paired_cell(wg_buf *out, const wg_paired_stat *stat, int q, const char *const marks[3]);
+
 #endif

@@ -413,7 +413,7 @@ void wg_compare_csv(const wg_run_info *runs, int n_runs, wg_buf *out) {
              "state,generator_steps,ms_per_generator_step,memory_bytes,peak_rss_bytes,"
              "w_estimate,w1,w1_floor,modes_covered,n_modes,high_quality_share,fid,kid,"
              "lipschitz_estimate,w_w1_spearman,w_trend_decreasing,smooth,converging,no_explosion,"
-             "health_all_pass,message\n");
+             "health_all_pass,message,baseline\n");
     for (int i = 0; i < n_runs; i++) {
         const wg_run_info *r = &runs[i];
         char method[128];
@@ -444,7 +444,7 @@ void wg_compare_csv(const wg_run_info *runs, int n_runs, wg_buf *out) {
         for (int c = 0; c < WG_HEALTH_COUNT; c++) wg_buf_printf(out, ",%s", verdict_text(r, c));
         wg_buf_printf(out, ",%s,", !r->have_health ? "" : r->health.all_pass ? "true" : "false");
         wg_buf_csv_field(out, r->message);
-        wg_buf_puts(out, "\n");
+        wg_buf_puts(out, r->baseline ? ",true\n" : ",\n");
     }
 }
 
@@ -485,6 +485,7 @@ wg_status wg_compare_load(const char *dir, wg_run_info **out, int *n_out) {
         }
         double v = wg_table_number(&t, row, wg_table_column(&t, "seed"));
         if (r->seed < 0 && fits_int64(v)) r->seed = (int64_t)v;
+        r->baseline = !strcmp(wg_table_cell(&t, row, wg_table_column(&t, "baseline")), "true");
         v = wg_table_number(&t, row, wg_table_column(&t, "memory_bytes"));
         if (!isfinite(r->memory_bytes)) r->memory_bytes = v;
         v = wg_table_number(&t, row, wg_table_column(&t, "peak_rss_bytes"));

@@ -441,6 +441,8 @@ static wg_status write_reports(const wg_sweep_options *o, job *jobs, int n, int 
             s = wg_fail(WG_ERR_NOMEM, "out of memory writing the comparison");
     }
     wg_table_free(&old);
+    const char *baseline = n ? jobs[0].sweep->baseline : NULL;
+    if (s == WG_OK && baseline) s = wg_mark_baseline(runs, n, baseline);
     wg_buf csv = {0};
     if (s == WG_OK) {
         wg_compare_csv(runs, n, &csv);

@@ -352,6 +352,58 @@ static wg_status read_seeds(wg_sweep *sw) {
     return WG_OK;
 }
 
+/* Whether every comma-separated name of `list` is an experiment of the sweep; the
+ * message names the first that is not. */
+static wg_status check_baseline(const wg_sweep *sw, const char *list, const wg_cfg *node) {
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        bool found = false;
+        for (int e = 0; e < sw->n_experiments && !found; e++)
+            found =
+                strlen(sw->experiments[e].label) == n && !strncmp(sw->experiments[e].label, p, n);
+        if (!found) {
+            const char *why = "is not the name of one of the sweep's experiments";
+            if (node) return wg_cfg_error(node, "'%.*s' %s", (int)n, p, why);
+            return wg_fail(WG_ERR_CONFIG, "baseline '%.*s' %s%s", (int)n, p, why,
+                           sw->n_experiments ? "" : " (none is left)");
+        }
+        p += n;
+        if (*p) p++;
+    }
+    return WG_OK;
+}
+
+/* `baseline:` an experiment name, or a list of them (one per data set). */
+static wg_status read_baseline(wg_sweep *sw) {
+    const wg_cfg *node = wg_cfg_get(sw->root, "baseline");
+    if (!node || wg_cfg_is_null(node)) return WG_OK;
+    wg_buf list = {0};
+    bool scalar = wg_cfg_type_of(node) == WG_CFG_SCALAR;
+    size_t n = scalar ? 1 : wg_cfg_len(node);
+    if (wg_cfg_type_of(node) == WG_CFG_MAPPING || n == 0)
+        return wg_cfg_error(node, "must be an experiment's name or a list of them");
+    for (size_t i = 0; i < n; i++) {
+        const wg_cfg *item = scalar ? node : wg_cfg_item(node, i);
+        const char *text = wg_cfg_text(item);
+        if (!text || !*text || strchr(text, ',')) {
+            wg_buf_free(&list);
+            return wg_cfg_error(item, "must be an experiment's name");
+        }
+        wg_status s = check_baseline(sw, text, item);
+        if (s != WG_OK) {
+            wg_buf_free(&list);
+            return s;
+        }
+        wg_buf_printf(&list, "%s%s", i ? "," : "", text);
+    }
+    if (list.failed) {
+        wg_buf_free(&list);
+        return no_memory();
+    }
+    sw->baseline = list.data;
+    return WG_OK;
+}
+
 static wg_status read_sweep(wg_sweep *sw, const char *const *cli, int n_cli) {
     wg_status s;
     const char *name = NULL;
@@ -419,7 +471,9 @@ static wg_status read_sweep(wg_sweep *sw, const char *const *cli, int n_cli) {
     if (s != WG_OK) return s;
     const wg_cfg *vary = wg_cfg_get(sw->root, "vary");
     if (vary && !wg_cfg_is_null(vary) && (s = apply_vary(sw, vary)) != WG_OK) return s;
-    if ((s = read_devices(sw)) != WG_OK || (s = read_seeds(sw)) != WG_OK) return s;
+    if ((s = read_devices(sw)) != WG_OK || (s = read_seeds(sw)) != WG_OK ||
+        (s = read_baseline(sw)) != WG_OK)
+        return s;
     if ((s = read_set(sw->root, &sw->overrides, &sw->override_nodes, &sw->n_overrides)) != WG_OK)
         return s;
     for (int i = 0; i < n_cli; i++)
@@ -470,6 +524,23 @@ wg_status wg_sweep_select(wg_sweep *sw, const char *const *substrings, int n) {
     if (!kept)
         return wg_fail(WG_ERR_CONFIG, "%s: no experiment's name contains '%s'%s", sw->path,
                        substrings[0], n > 1 ? " or the other --only texts" : "");
+    if (sw->baseline && check_baseline(sw, sw->baseline, NULL) != WG_OK) {
+        char message[1024];
+        snprintf(message, sizeof message, "%s", wg_last_error());
+        return wg_fail(WG_ERR_CONFIG, "%s: %s: --only left it out", sw->path, message);
+    }
+    return WG_OK;
+}
+
+wg_status wg_sweep_set_baseline(wg_sweep *sw, const char *list) {
+    if (!*list || list[strlen(list) - 1] == ',' || strstr(list, ",,"))
+        return wg_fail(WG_ERR_CONFIG, "--baseline '%s': an empty experiment name", list);
+    wg_status s = check_baseline(sw, list, NULL);
+    if (s != WG_OK) return s;
+    char *copy = strdup(list);
+    if (!copy) return no_memory();
+    free(sw->baseline);
+    sw->baseline = copy;
     return WG_OK;
 }
 
@@ -550,6 +621,7 @@ void wg_sweep_free(wg_sweep *sw) {
     free(sw->override_nodes);
     free(sw->name);
     free(sw->path);
+    free(sw->baseline);
     wg_cfg_free(sw->root);
     free(sw);
 }

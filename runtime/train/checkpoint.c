@@ -211,15 +211,19 @@ static wg_status restore(wg_experiment *e, const wg_safetensors *f, const char *
     return WG_OK;
 }
 
-wg_status exp_checkpoint_restore(wg_experiment *e, bool *found) {
-    char path[4200];
-    checkpoint_path(e, path, sizeof path);
-    *found = wg_file_exists(path);
-    if (!*found) return WG_OK;
+wg_status exp_checkpoint_restore_file(wg_experiment *e, const char *path) {
     wg_safetensors *f;
     wg_status s = wg_safetensors_read(path, &f);
     if (s != WG_OK) return s;
     s = restore(e, f, path);
     wg_safetensors_free(f);
     return s;
+}
+
+wg_status exp_checkpoint_restore(wg_experiment *e, bool *found) {
+    char path[4200];
+    checkpoint_path(e, path, sizeof path);
+    *found = wg_file_exists(path);
+    if (!*found) return WG_OK;
+    return exp_checkpoint_restore_file(e, path);
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "wgan/device.h"
+#include "wgan/graph.h"
 #include "wgan/status.h"
 
 typedef enum wg_progress_mode {
@@ -68,6 +69,31 @@ int64_t wg_experiment_step(const wg_experiment *experiment);
  * *count samples of *numel floats each into a new array (free() it). */
 wg_status wg_experiment_generate(wg_experiment *experiment, float **samples, int64_t *count,
                                  int64_t *numel);
+
+/* ---- samples from a checkpoint (wgan sample) ----
+ *
+ *     wg_experiment_load(&(wg_experiment_options){.resume_dir = DIR}, &e);
+ *     wg_experiment_prepare(e);
+ *     wg_experiment_restore(e, NULL);          // DIR/checkpoint.safetensors
+ *     wg_experiment_sample(e, seed, n, out);
+ */
+
+/* After wg_experiment_prepare: the variables and counters of the checkpoint file
+ * `path` (NULL: the run folder's checkpoint.safetensors). WG_ERR_IO for a file that is
+ * missing, unreadable, truncated or not a wgan checkpoint, WG_ERR_CONFIG for one that
+ * the configuration does not match; the message names the file. */
+wg_status wg_experiment_restore(wg_experiment *experiment, const char *path);
+
+/* After wg_experiment_prepare: the generator at n rows of N(0, 1) noise named by `seed`
+ * (the key of the run's pictures, so with the run's own seed the first train.samples
+ * rows are the pictures' latent points), run train.samples rows at a time without
+ * moving the training's random stream; n * numel floats into out, in the data's layout
+ * and range. */
+wg_status wg_experiment_sample(wg_experiment *experiment, uint64_t seed, int64_t n, float *out);
+
+/* The shape of one sample ([C, H, W] for images, [D] for points) and whether the data
+ * are images; known after wg_experiment_load. */
+void wg_experiment_sample_shape(const wg_experiment *experiment, wg_shape *shape, bool *images);
 
 /* ---- measuring (wgan bench) ----
  *

@@ -324,10 +324,7 @@ static wg_status write_sample_noise(wg_experiment *e) {
     int64_t n = e->n_samples * e->noise_dim;
     float *z = malloc((size_t)n * sizeof *z);
     if (!z) return wg_fail(WG_ERR_NOMEM, "out of memory drawing sample noise");
-    wg_init normal = {WG_INIT_NORMAL, 0, 1, 0};
-    uint64_t stream = wg_philox_stream(WG_SAMPLE_NOISE_KEY);
-    for (int64_t i = 0; i < n; i++)
-        z[i] = (float)wg_host_draw(&normal, stream, (uint64_t)i, e->seed);
+    exp_draw_sample_noise(e, e->seed, 0, e->n_samples, z);
     wg_status s = wg_session_write(e->session, e->sample_noise, z);
     free(z);
     return s;

@@ -170,6 +170,12 @@ wg_status exp_checkpoint_save(wg_experiment *e);
 /* Restores variables and counters; *found false (and nothing changed) when the folder
  * has no checkpoint. */
 wg_status exp_checkpoint_restore(wg_experiment *e, bool *found);
+/* The same from a checkpoint file of the caller's choosing (wgan sample). */
+wg_status exp_checkpoint_restore_file(wg_experiment *e, const char *path);
+/* sample.c: rows [first, first + rows) of the N(0, 1) sample noise that `seed` names
+ * (key WG_SAMPLE_NOISE_KEY), rows * noise_dim floats into z. */
+void exp_draw_sample_noise(const wg_experiment *e, uint64_t seed, int64_t first, int64_t rows,
+                           float *z);
 
 /* rundir.c: owning the run folder, and its text files and pictures. */
 #define EXP_RUNS_DIR "runs"

@@ -10,6 +10,9 @@ char *td_make(const char *prefix);
 void td_remove(char *path);
 /* "<dir>/<name>" in a new string (free()). */
 char *td_join(const char *dir, const char *name);
+/* The entries of folder `dir` whose names do not start with '.'; fails the test when it
+ * cannot be read. */
+int td_count_entries(const char *dir);
 /* Writes `text` to `path`, failing the test on error. */
 void td_write_text(const char *path, const char *text);
 
