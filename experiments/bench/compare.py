@@ -10,6 +10,8 @@ the rounds; the ratio of a case is the median over the rounds of
 
     experiments/bench/compare.py                      # all cases, 3 rounds
     experiments/bench/compare.py --rounds 5 --case 8gaussians-gp --wgan build/wgan
+    experiments/bench/compare.py --load 1          # beside one busy process
+    experiments/bench/compare.py --load 2,nice     # beside two at the lowest priority
 
 Needs only the standard library; PyTorch is looked for in /usr/bin/python3 (Debian's
 python3-torch), this interpreter and python3 on PATH, or --python. Exit status 3
@@ -142,6 +144,8 @@ def main():
                     help="where PyTorch runs: cpu (default), cuda or cuda:N")
     ap.add_argument("--wgan-only", action="store_true", help="do not run PyTorch")
     ap.add_argument("--out", help="append every measurement to this JSON-lines file")
+    ap.add_argument("--load", type=parse_load, default=(0, 0), metavar="N[,nice]",
+                    help="run beside N busy processes, at the lowest priority with ',nice'")
     ap.add_argument("--summarize", nargs="+", metavar="FILE",
                     help="only print the tables of measurements saved with --out")
     args = ap.parse_args()
@@ -172,6 +176,17 @@ def main():
     load = os.getloadavg()
     print("machine: %d CPUs, %s, load %.2f %.2f %.2f" % (
         os.cpu_count(), cpu_model(), *load))
+    busy, niceness = args.load
+    if busy:
+        print("beside %d busy process%s at nice %d" % (busy, "" if busy == 1 else "es", niceness))
+    competitors = start_load(busy, niceness)
+    try:
+        measure(args, cases, devices, configs, wgan, python, version, busy, niceness)
+    finally:
+        stop_load(competitors)
+
+
+def measure(args, cases, devices, configs, wgan, python, version, busy, niceness):
     print("wgan: %s; PyTorch: %s" % (wgan, "%s (%s)" % (python, version) if python else "-"))
     out = open(args.out, "a") if args.out else None
     session = time.strftime("%Y%m%d-%H%M%S")
@@ -182,7 +197,8 @@ def main():
                 spec, env = wgan_variant(device)
                 res = run_json(wgan_command(wgan, case, spec, args.scale), env)
                 res.update(session=session, round=r, case=case, tool="wgan",
-                           wgan_device=device, load=os.getloadavg()[0])
+                           wgan_device=device, load=os.getloadavg()[0], busy=busy,
+                           busy_nice=niceness)
                 records.append(res)
                 record(out, res)
                 print("round %d  %-20s wgan %-30s %9.2f ms" % (
@@ -194,13 +210,35 @@ def main():
                 if args.torch_device != "cpu":
                     name += " on " + args.torch_device
                 res.update(session=session, round=r, case=case, tool="torch", config=name,
-                           load=os.getloadavg()[0])
+                           load=os.getloadavg()[0], busy=busy, busy_nice=niceness)
                 records.append(res)
                 record(out, res)
                 print("round %d  %-20s torch %-30s %9.2f ms" % (
                     r + 1, case, config_name(config), res["ms_median"]), flush=True)
     print("load after: %.2f %.2f %.2f\n" % os.getloadavg())
     summarize(records)
+
+
+def parse_load(text):
+    """'N' or 'N,nice' -> (N, niceness): N busy processes at normal or lowest priority."""
+    count, _, how = text.partition(",")
+    if not count.isdigit() or how not in ("", "nice"):
+        raise argparse.ArgumentTypeError("--load takes N or N,nice, not %r" % text)
+    return int(count), 19 if how else 0
+
+
+def start_load(count, niceness):
+    """Busy loops that hold a core each for as long as the measurement runs, as another
+    user's job would (docs/performance.md, "Under load")."""
+    loop = "import os\nos.nice(%d)\nwhile True: pass\n" % niceness
+    return [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(count)]
+
+
+def stop_load(procs):
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.wait()
 
 
 def cpu_model():
