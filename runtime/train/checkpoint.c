@@ -1,6 +1,7 @@
-/* checkpoint.safetensors: every registry variable and optimizer state under its own
- * name, and in "__metadata__" the counters that make a resumed run continue exactly
- * (generator and critic steps, the data index, the session's random step, the seed).
+/* checkpoint.safetensors: every registry variable, optimizer state and average of the
+ * generator's weights ("ema/<parameter>") under its own name, and in "__metadata__"
+ * the counters that make a resumed run continue exactly (generator and critic steps,
+ * the data index, the session's random step, the seed).
  * Nothing time-dependent is stored, so two runs that trained the same way write the
  * same bytes. */
 #include <errno.h>
@@ -22,7 +23,7 @@ typedef struct var_list {
 } var_list;
 
 static wg_status list_variables(const wg_experiment *e, var_list *out) {
-    int count = e->steps.registry.count;
+    int count = e->steps.registry.count + e->ema.count;
     for (int k = 0; k < 2; k++) count += wg_optimizer_state_count(e->steps.optimizer[k]);
     out->names = malloc((size_t)(count ? count : 1) * sizeof *out->names);
     out->nodes = malloc((size_t)(count ? count : 1) * sizeof *out->nodes);
@@ -42,6 +43,10 @@ static wg_status list_variables(const wg_experiment *e, var_list *out) {
             out->names[out->count] = st->name;
             out->nodes[out->count++] = st->node;
         }
+    for (int i = 0; i < e->ema.count; i++) {
+        out->names[out->count] = e->ema.names[i];
+        out->nodes[out->count++] = e->ema.vars[i];
+    }
     return WG_OK;
 }
 

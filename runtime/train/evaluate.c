@@ -543,9 +543,7 @@ static wg_status lipschitz(wg_experiment *e, exp_eval *v) {
     return s;
 }
 
-wg_status exp_eval_step(wg_experiment *e) {
-    exp_eval *v = e->eval;
-    if (!v) return WG_OK;
+static wg_status evaluate(wg_experiment *e, exp_eval *v) {
     double t0 = wg_clock_seconds();
     wg_status s = WG_OK;
     if (v->enabled) {
@@ -571,6 +569,17 @@ wg_status exp_eval_step(wg_experiment *e) {
         set_column(e, v, EV_KID, v->have_fid ? v->kid.mean : NAN);
     }
     return s;
+}
+
+/* With the generator's average swapped in when samples come from it. */
+wg_status exp_eval_step(wg_experiment *e) {
+    exp_eval *v = e->eval;
+    if (!v) return WG_OK;
+    wg_status s = exp_swap_ema(e);
+    if (s != WG_OK) return s;
+    s = evaluate(e, v);
+    wg_status back = exp_swap_ema(e);
+    return s == WG_OK ? back : s;
 }
 
 wg_status exp_eval_start(wg_experiment *e) {

@@ -11,9 +11,28 @@
 
 /* ---- configuration sections ---- */
 
+/* optimizer.<network>.schedule, read only when present so that a run without one
+ * records none in its config.yaml. */
+static wg_status read_schedule(const wg_cfg *optimizer, exp_schedule *out) {
+    *out = (exp_schedule){EXP_SCHEDULE_CONSTANT, 0, 1};
+    if (!wg_cfg_has(optimizer, "schedule")) return WG_OK;
+    const wg_cfg *sec;
+    int kind = EXP_SCHEDULE_CONSTANT;
+    wg_status s = wg_cfg_map(optimizer, "schedule", &sec);
+    if (s == WG_OK) s = wg_cfg_enum(sec, "kind", exp_schedule_kinds, EXP_SCHEDULE_CONSTANT, &kind);
+    if (s == WG_OK && kind == EXP_SCHEDULE_STEP) {
+        s = wg_cfg_require(sec, "every");
+        if (s == WG_OK) s = wg_cfg_int64(sec, "every", 1, 1, (int64_t)1 << 40, &out->every);
+        if (s == WG_OK) s = wg_cfg_double(sec, "gamma", 0.1, 0, 1, &out->gamma);
+    }
+    out->kind = (exp_schedule_kind)kind;
+    return s;
+}
+
 /* Learning rates default to the WGAN papers' (Adam 1e-4 as WGAN-GP, RMSprop 5e-5 as
  * WGAN); everything else to PyTorch's, except Adam's betas, WGAN-GP's (0.5, 0.9). */
-static wg_status read_optimizer(const wg_cfg *root, const char *key, wg_optim_config *out) {
+static wg_status read_optimizer(const wg_cfg *root, const char *key, wg_optim_config *out,
+                                exp_schedule *schedule) {
     static const char *const kinds[] = {"sgd", "rmsprop", "adam", NULL};
     const wg_cfg *sec;
     wg_status s = wg_cfg_map(root, key, &sec);
@@ -56,7 +75,18 @@ static wg_status read_optimizer(const wg_cfg *root, const char *key, wg_optim_co
     if (s != WG_OK) return s;
     if (wg_optim_check(&c) != WG_OK) return wg_cfg_error(sec, "%s", wg_last_error());
     *out = c;
-    return WG_OK;
+    return read_schedule(sec, schedule);
+}
+
+/* train.ema, off unless present (and then on unless `enabled: false`). */
+static wg_status read_ema(wg_experiment *e, const wg_cfg *train) {
+    if (!wg_cfg_has(train, "ema")) return WG_OK;
+    const wg_cfg *sec;
+    wg_status s = wg_cfg_map(train, "ema", &sec);
+    if (s == WG_OK) s = wg_cfg_bool(sec, "enabled", true, &e->cfg.ema);
+    if (s == WG_OK) s = wg_cfg_double(sec, "decay", 0.999, 0, 1, &e->cfg.ema_decay);
+    if (s == WG_OK) s = wg_cfg_int64(sec, "start", 0, 0, (int64_t)1 << 40, &e->cfg.ema_start);
+    return s;
 }
 
 static wg_status read_train(wg_experiment *e, const wg_cfg *root) {
@@ -71,6 +101,7 @@ static wg_status read_train(wg_experiment *e, const wg_cfg *root) {
     if (s == WG_OK) s = wg_cfg_int64(t, "sample_every", 1000, 0, most, &e->cfg.sample_every);
     if (s == WG_OK)
         s = wg_cfg_int64(t, "checkpoint_every", 1000, 0, most, &e->cfg.checkpoint_every);
+    if (s == WG_OK) s = read_ema(e, t);
     return s;
 }
 
@@ -214,8 +245,10 @@ static wg_status load(wg_experiment *e) {
         (s = wg_cfg_int64(e->cfg.config, "seed", 1, 0, INT64_MAX, &seed)) != WG_OK ||
         (s = wg_cfg_string(e->cfg.config, "device", "auto", &e->cfg.device_spec)) != WG_OK ||
         (s = read_train(e, e->cfg.config)) != WG_OK ||
-        (s = read_optimizer(e->cfg.config, "optimizer.critic", &e->cfg.optim[0])) != WG_OK ||
-        (s = read_optimizer(e->cfg.config, "optimizer.generator", &e->cfg.optim[1])) != WG_OK)
+        (s = read_optimizer(e->cfg.config, "optimizer.critic", &e->cfg.optim[0],
+                            &e->cfg.schedule[0])) != WG_OK ||
+        (s = read_optimizer(e->cfg.config, "optimizer.generator", &e->cfg.optim[1],
+                            &e->cfg.schedule[1])) != WG_OK)
         return s;
     e->cfg.seed = (uint64_t)seed;
 

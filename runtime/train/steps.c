@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "wgan/philox.h"
+#include "optim_internal.h"
 #include "plugin/build.h"
 #include "train_internal.h"
 
@@ -157,7 +158,8 @@ static wg_status network_params(wg_experiment *e, const char *network, wg_node *
 }
 
 /* Gradients of `loss` with respect to the network's parameters and the optimizer
- * that applies them. */
+ * that applies them, at the rate of a [1] input when a schedule changes it; the
+ * generator's average of its weights when there is one. */
 static wg_status optimize(wg_experiment *e, const char *network, int which, wg_node loss) {
     wg_node *params, *grads = NULL;
     int count;
@@ -169,9 +171,17 @@ static wg_status optimize(wg_experiment *e, const char *network, int which, wg_n
     if (s == WG_OK) s = wg_grad(e->steps.graph, loss, count, params, grads);
     char prefix[64];
     snprintf(prefix, sizeof prefix, "optimizer.%s", network);
+    wg_node lr = WG_NONE;
+    if (s == WG_OK && e->cfg.schedule[which].kind != EXP_SCHEDULE_CONSTANT) {
+        char name[80];
+        snprintf(name, sizeof name, "%s.lr", prefix);
+        lr = e->steps.lr[which] = wg_input(e->steps.graph, wg_shape1(1), name);
+    }
     if (s == WG_OK)
-        s = wg_optimizer_new(e->steps.graph, &e->cfg.optim[which], count, params, grads, prefix,
-                             &e->steps.optimizer[which]);
+        s = wg_optimizer_new_lr(e->steps.graph, &e->cfg.optim[which], count, params, grads, prefix,
+                                lr, &e->steps.optimizer[which]);
+    if (s == WG_OK && which == 1 && e->cfg.ema)
+        s = exp_ema_trace(e, e->steps.optimizer[1], count, params);
     free(params);
     free(grads);
     return s;
@@ -240,6 +250,9 @@ static wg_status build_generator_step(wg_experiment *e, targets *t) {
         e->steps.columns[COL_GEN_LOSS].node = loss;
         add_plugin_columns(e, &b, EXP_SRC_GEN);
         s = push_all(t, &b, e->steps.optimizer[1]);
+        for (int i = 0; i < e->ema.count && s == WG_OK; i++)
+            if (!push(t, e->ema.updates[i]))
+                s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
         if (s == WG_OK && !push(t, loss))
             s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
     }
@@ -381,6 +394,8 @@ static void targets_free(wg_experiment *e) {
 wg_status exp_trace(wg_experiment *e) {
     e->steps.real = e->steps.sample_noise = e->steps.sample_out = WG_NONE;
     e->steps.diag_norm_real = e->steps.diag_norm_fake = WG_NONE;
+    e->steps.lr[0] = e->steps.lr[1] = WG_NONE;
+    e->steps.lr_column[0] = e->steps.lr_column[1] = -1;
     e->steps.graph = wg_graph_new(WG_F32);
     if (!e->steps.graph) return wg_fail(WG_ERR_NOMEM, "out of memory creating the step graph");
     e->steps.n_columns = 0;
@@ -398,6 +413,14 @@ wg_status exp_trace(wg_experiment *e) {
     if (s == WG_OK) s = build_projection(e, &t->project);
     if (s == WG_OK) s = build_diagnostics(e, &t->diag);
     if (s == WG_OK) s = build_samples(e, &t->samples);
+    /* the learning rates a schedule changes, as the logged step used them */
+    static const char *const lr_names[2] = {"lr_critic", "lr_generator"};
+    for (int k = 0; k < 2 && s == WG_OK; k++) {
+        if (e->steps.lr[k] == WG_NONE) continue;
+        e->steps.lr_column[k] = e->steps.n_columns;
+        if (!exp_add_column(e, lr_names[k], EXP_SRC_COUNTER, WG_NONE))
+            s = wg_fail(WG_ERR_INVALID, "more than %d metrics columns", WG_EXP_MAX_COLUMNS);
+    }
     return s;
 }
 
@@ -417,6 +440,7 @@ wg_status exp_steps_open(wg_experiment *e) {
     if (s == WG_OK) s = plan(e, &t->diag, &e->steps.diag_plan);
     if (s == WG_OK) s = plan(e, &t->samples, &e->steps.sample_plan);
     targets_free(e);
+    if (s == WG_OK) s = exp_ema_plan(e);
     if (s == WG_OK) s = write_sample_noise(e);
     if (s == WG_OK) s = read_real_samples(e);
     return s;
@@ -427,10 +451,32 @@ wg_status exp_steps_initialize(wg_experiment *e) {
     /* the critic starts inside the constraint set, as the official clipping code
      * clamps before its first update */
     if (s == WG_OK && e->steps.project_plan) s = wg_plan_run(e->steps.project_plan);
+    if (s == WG_OK && e->ema.copy_plan) s = exp_run_aside(e, e->ema.copy_plan);
     return s;
 }
 
+/* Optimizer k's learning rate in generator step g, as the graph holds it. */
+static float lr_at(const wg_experiment *e, int k, int64_t g) {
+    return (float)exp_schedule_lr(&e->cfg.schedule[k], exp_optim_lr(&e->cfg.optim[k]), g,
+                                  e->cfg.steps);
+}
+
+wg_status exp_steps_schedule(wg_experiment *e, int64_t g) {
+    wg_status s = WG_OK;
+    for (int k = 0; k < 2 && s == WG_OK; k++) {
+        if (e->steps.lr[k] == WG_NONE) continue;
+        float lr = lr_at(e, k, g);
+        s = wg_session_write(e->steps.session, e->steps.lr[k], &lr);
+    }
+    return s == WG_OK ? exp_ema_set_decay(e, g) : s;
+}
+
+wg_status exp_swap_ema(wg_experiment *e) {
+    return e->ema.use && e->ema.swap_plan ? exp_run_aside(e, e->ema.swap_plan) : WG_OK;
+}
+
 void exp_steps_free(wg_experiment *e) {
+    exp_ema_free(e);
     wg_plan_free(e->steps.critic_plan);
     wg_plan_free(e->steps.gen_plan);
     wg_plan_free(e->steps.project_plan);
@@ -493,6 +539,9 @@ wg_status exp_read_metrics(wg_experiment *e, bool diagnostics) {
     e->steps.columns[COL_STEP].value = (double)e->loop.gen_step;
     e->steps.columns[COL_CRITIC_STEP].value = (double)e->loop.critic_step;
     e->steps.columns[COL_SECONDS].value = exp_seconds(e);
+    for (int k = 0; k < 2; k++)
+        if (e->steps.lr_column[k] >= 0)
+            e->steps.columns[e->steps.lr_column[k]].value = lr_at(e, k, e->loop.gen_step - 1);
     static const int losses[] = {COL_W, COL_CRITIC_LOSS, COL_GEN_LOSS, COL_PENALTY};
     for (size_t i = 0; i < sizeof losses / sizeof *losses; i++) {
         const exp_column *c = &e->steps.columns[losses[i]];
@@ -518,8 +567,13 @@ wg_status wg_experiment_generate(wg_experiment *e, float **samples, int64_t *cou
     if (!e->steps.sample_plan) return wg_fail(WG_ERR_INVALID, "the experiment has not been run");
     float *out = malloc((size_t)(e->cfg.n_samples * e->plugins.sample_numel) * sizeof *out);
     if (!out) return wg_fail(WG_ERR_NOMEM, "out of memory generating samples");
-    wg_status s = exp_run_aside(e, e->steps.sample_plan);
-    if (s == WG_OK) s = wg_plan_read(e->steps.sample_plan, e->steps.sample_out, out);
+    wg_status s = exp_swap_ema(e);
+    if (s == WG_OK) {
+        s = exp_run_aside(e, e->steps.sample_plan);
+        if (s == WG_OK) s = wg_plan_read(e->steps.sample_plan, e->steps.sample_out, out);
+        wg_status back = exp_swap_ema(e);
+        if (s == WG_OK) s = back;
+    }
     if (s != WG_OK) {
         free(out);
         return s;
@@ -555,6 +609,7 @@ wg_status wg_experiment_info_get(const wg_experiment *e, wg_experiment_info *out
         for (int i = 0; i < wg_optimizer_state_count(e->steps.optimizer[k]); i++)
             info.persistent_bytes +=
                 node_bytes(e, wg_optimizer_state(e->steps.optimizer[k], i)->node);
+    for (int i = 0; i < e->ema.count; i++) info.persistent_bytes += node_bytes(e, e->ema.vars[i]);
     info.persistent_bytes += node_bytes(e, e->steps.real) + node_bytes(e, e->steps.sample_noise);
     *out = info;
     return WG_OK;

@@ -58,6 +58,8 @@ typedef struct exp_steps {
     wg_node real;                           /* input [batch, sample...] */
     wg_node sample_noise, sample_out;       /* fixed noise and G(noise) */
     wg_node diag_norm_real, diag_norm_fake; /* [batch] input-gradient norms */
+    wg_node lr[2];    /* [1] inputs: the learning rates of a schedule, or WG_NONE */
+    int lr_column[2]; /* their columns of metrics.csv, or -1 */
     exp_column columns[WG_EXP_MAX_COLUMNS];
     int n_columns;
     bool have_w;      /* the losses were read back at least once */
@@ -71,8 +73,15 @@ wg_status exp_trace(wg_experiment *e);
 /* After exp_trace and every other trace into the graph: opens the device and plans the
  * step graphs on it. */
 wg_status exp_steps_open(wg_experiment *e);
-/* Initialises the variables from the seed and runs the projection once. */
+/* Initialises the variables from the seed, runs the projection once and starts the
+ * generator's average at its weights. */
 wg_status exp_steps_initialize(wg_experiment *e);
+/* Before generator step g (0-based) and its critic steps: the learning rates of the
+ * schedules and the decay of the generator's average for that step. */
+wg_status exp_steps_schedule(wg_experiment *e, int64_t g);
+/* Swaps the generator's weights with their average when samples are drawn from it
+ * (train.ema and wg_experiment_use_ema): once before drawing, once after. */
+wg_status exp_swap_ema(wg_experiment *e);
 void exp_steps_free(wg_experiment *e);
 /* Runs a plan without moving the training's random stream (diagnostics, samples). */
 wg_status exp_run_aside(wg_experiment *e, wg_plan *plan);

@@ -54,8 +54,8 @@ static void log_metrics(wg_experiment *e) {
 
 /* One generator step with its critic steps, then whatever falls due after it. */
 static wg_status train_step(wg_experiment *e) {
-    wg_status s = WG_OK;
     int iterations = exp_critic_iterations(e, e->loop.gen_step);
+    wg_status s = exp_steps_schedule(e, e->loop.gen_step);
     for (int i = 0; i < iterations && s == WG_OK; i++) s = critic_step(e);
     if (s == WG_OK) s = wg_plan_run(e->steps.gen_plan);
     if (s != WG_OK) return s;
@@ -170,6 +170,7 @@ wg_status wg_experiment_steps(wg_experiment *e, int64_t steps) {
     if (!e->steps.gen_plan) return wg_fail(WG_ERR_INVALID, "the experiment is not prepared");
     wg_status s = WG_OK;
     for (int64_t g = 0; g < steps && s == WG_OK; g++) {
+        s = exp_steps_schedule(e, e->loop.gen_step);
         for (int i = 0; i < e->cfg.n_critic && s == WG_OK; i++) s = critic_step(e);
         if (s == WG_OK) s = wg_plan_run(e->steps.gen_plan);
         if (s == WG_OK) e->loop.gen_step++;

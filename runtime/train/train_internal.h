@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "checkpoint.h"
+#include "ema.h"
 #include "evaluate.h"
 #include "experiment.h"
 #include "pictures.h"
@@ -14,6 +15,7 @@
 #include "plugins.h"
 #include "progress.h"
 #include "rundir.h"
+#include "schedule.h"
 #include "steps.h"
 #include "train.h"
 #include "wgan/config.h"
@@ -32,6 +34,10 @@ typedef struct exp_config {
     int n_critic;
     bool warmup;
     wg_optim_config optim[2]; /* critic, generator */
+    exp_schedule schedule[2]; /* their learning rates over the run */
+    bool ema;                 /* train.ema: an average of the generator's weights */
+    double ema_decay;
+    int64_t ema_start;
 } exp_config;
 
 struct wg_experiment {
@@ -40,6 +46,7 @@ struct wg_experiment {
     exp_hooks hooks;       /* plugin_calls.c */
     exp_rundir run;        /* rundir.c */
     exp_steps steps;       /* steps.c */
+    exp_ema ema;           /* ema.c */
     exp_loop loop;         /* train.c */
     struct exp_eval *eval; /* evaluate.c: what is measured at log steps and at the end */
 };
