@@ -9,7 +9,7 @@
 #include "plugin/build.h"
 #include "train_internal.h"
 
-wg_status exp_blame(wg_experiment *e, exp_plugin *p, const char *hook, wg_status s) {
+wg_status exp_blame(wg_experiment *e, const exp_plugin *p, const char *hook, wg_status s) {
     char message[1024];
     snprintf(message, sizeof message, "%s", wg_last_error());
     if (e->hooks.blamed) return wg_fail(s, "%s", message); /* an inner hook already said whose */
@@ -45,12 +45,12 @@ static const char *taken_metric(const wg_experiment *e, const wg_build *b, wg_no
     return NULL;
 }
 
-wg_status exp_hook_done(wg_experiment *e, wg_build *b, exp_plugin *p, const char *hook,
+wg_status exp_hook_done(wg_experiment *e, wg_build *b, const exp_plugin *p, const char *hook,
                         wg_status s) {
     return exp_hook_output(e, b, p, hook, s, WG_NONE, NULL);
 }
 
-wg_status exp_hook_output(wg_experiment *e, wg_build *b, exp_plugin *p, const char *hook,
+wg_status exp_hook_output(wg_experiment *e, wg_build *b, const exp_plugin *p, const char *hook,
                           wg_status s, wg_node output, const char *column) {
     if (s == WG_OK) s = wg_build_check(b);
     if (s != WG_OK) return exp_blame(e, p, hook, s);
