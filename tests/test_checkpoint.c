@@ -449,13 +449,13 @@ static void test_resume_checks_every_counter(void **state) {
 static void test_critic_steps_before_matches_the_schedule(void **state) {
     (void)state;
     for (int warmup = 0; warmup < 2; warmup++) {
-        wg_experiment e = {.warmup = warmup, .n_critic = 1 + random_index(9)};
+        wg_experiment e = {.cfg = {.warmup = warmup, .n_critic = 1 + random_index(9)}};
         int64_t sum = 0, last = 1200 + random_index(2000);
         for (int64_t g = 0; g <= last; g++) {
             if (exp_critic_steps_before(&e, g) != sum)
                 fail_msg("warmup %d n_critic %d: %lld critic steps before %lld, the schedule "
                          "makes %lld",
-                         warmup, e.n_critic, (long long)exp_critic_steps_before(&e, g),
+                         warmup, e.cfg.n_critic, (long long)exp_critic_steps_before(&e, g),
                          (long long)g, (long long)sum);
             sum += exp_critic_iterations(&e, g);
         }

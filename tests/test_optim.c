@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optim_internal.h"
 #include "wgan/optim.h"
 #include "wgan/session.h"
 
@@ -166,14 +167,17 @@ static void expect_close(const char *what, int step, const double *got, const do
 typedef struct fixture {
     wg_graph *graph;
     wg_node params[N_PARAMS], grads[N_PARAMS];
+    wg_node lr; /* the learning rate as an input, or WG_NONE for the constant */
     wg_optimizer *opt;
     int numel[N_PARAMS], offset[N_PARAMS], total;
 } fixture;
 
-static void fixture_build(fixture *f, wg_dtype dtype, const wg_optim_config *config) {
+static void fixture_build(fixture *f, wg_dtype dtype, const wg_optim_config *config,
+                          bool lr_input) {
     memset(f, 0, sizeof *f);
     f->graph = wg_graph_new(dtype);
     assert_non_null(f->graph);
+    f->lr = lr_input ? wg_input(f->graph, wg_shape1(1), "lr") : WG_NONE;
     for (int i = 0; i < N_PARAMS; i++) {
         char name[64];
         snprintf(name, sizeof name, "%s.grad", param_names[i]);
@@ -183,7 +187,8 @@ static void fixture_build(fixture *f, wg_dtype dtype, const wg_optim_config *con
         f->offset[i] = f->total;
         f->total += f->numel[i];
     }
-    wg_status s = wg_optimizer_new(f->graph, config, N_PARAMS, f->params, f->grads, "opt", &f->opt);
+    wg_status s =
+        wg_optimizer_new_lr(f->graph, config, N_PARAMS, f->params, f->grads, "opt", f->lr, &f->opt);
     if (s != WG_OK) fail_msg("wg_optimizer_new: %s", wg_last_error());
 }
 
@@ -200,12 +205,53 @@ static wg_session *open_session(fixture *f, wg_device **device) {
     return s;
 }
 
+/* The updates, and the updated values of the parameters as targets to read. */
 static wg_plan *open_plan(fixture *f, wg_session *s) {
     wg_plan *plan = NULL;
-    if (wg_plan_new(s, wg_optimizer_update_count(f->opt), wg_optimizer_updates(f->opt), &plan) !=
-        WG_OK)
+    int n = wg_optimizer_update_count(f->opt);
+    wg_node targets[64];
+    assert_true(n + N_PARAMS <= 64);
+    memcpy(targets, wg_optimizer_updates(f->opt), (size_t)n * sizeof *targets);
+    for (int i = 0; i < N_PARAMS; i++) targets[n + i] = wg_optimizer_updated(f->opt, i);
+    assert_int_equal(wg_optimizer_updated(f->opt, N_PARAMS), WG_NONE);
+    if (wg_plan_new(s, n + N_PARAMS, targets, &plan) != WG_OK)
         fail_msg("plan: %s", wg_last_error());
     return plan;
+}
+
+/* What wg_optimizer_updated gives is what the parameter holds after the step. */
+static void check_updated(fixture *f, wg_session *s, wg_plan *plan, wg_dtype dtype) {
+    double *stored = malloc(sizeof *stored * f->total),
+           *updated = malloc(sizeof *stored * f->total);
+    size_t size = dtype == WG_F64 ? sizeof(double) : sizeof(float);
+    char *raw = malloc(size * (size_t)f->total);
+    for (int i = 0; i < N_PARAMS; i++) {
+        read_doubles(s, dtype, f->params[i], stored, f->numel[i]);
+        assert_int_equal(wg_plan_read(plan, wg_optimizer_updated(f->opt, i), raw), WG_OK);
+        for (int j = 0; j < f->numel[i]; j++)
+            updated[j] = dtype == WG_F64 ? ((double *)raw)[j] : ((float *)raw)[j];
+        assert_memory_equal(stored, updated, sizeof *stored * (size_t)f->numel[i]);
+    }
+    free(raw);
+    free(stored);
+    free(updated);
+}
+
+static double lr_of(const wg_optim_config *c) {
+    return c->kind == WG_OPTIM_SGD       ? c->sgd.lr
+           : c->kind == WG_OPTIM_RMSPROP ? c->rmsprop.lr
+                                         : c->adam.lr;
+}
+
+/* The configuration with learning rate `lr`. */
+static wg_optim_config with_lr(const wg_optim_config *c, double lr) {
+    wg_optim_config out = *c;
+    switch (c->kind) {
+    case WG_OPTIM_SGD: out.sgd.lr = lr; break;
+    case WG_OPTIM_RMSPROP: out.rmsprop.lr = lr; break;
+    case WG_OPTIM_ADAM: out.adam.lr = lr; break;
+    }
+    return out;
 }
 
 static void write_params(fixture *f, wg_session *s, wg_dtype dtype, const double *p) {
@@ -282,9 +328,11 @@ static void ref_free(ref_state *r) {
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);
 }
 
-static void run_against_reference(const wg_optim_config *config, wg_dtype dtype) {
+/* With `scheduled`, the learning rate is an input given a random fraction of the
+ * configured one at every step, as a schedule would. */
+static void run_against_reference(const wg_optim_config *config, wg_dtype dtype, bool scheduled) {
     fixture f;
-    fixture_build(&f, dtype, config);
+    fixture_build(&f, dtype, config, scheduled);
     wg_device *device = NULL;
     wg_session *s = open_session(&f, &device);
     wg_plan *plan = open_plan(&f, s);
@@ -301,8 +349,16 @@ static void run_against_reference(const wg_optim_config *config, wg_dtype dtype)
     for (int t = 1; t <= STEPS; t++) {
         random_grads(&rng, dtype, g, f.total);
         write_grads(&f, s, dtype, g);
+        wg_optim_config now = *config;
+        if (scheduled) {
+            /* the reference takes the lr the graph holds, rounded to its dtype */
+            double lr = representable(dtype, lr_of(config) * rng_uniform(&rng, 0.05, 1));
+            write_doubles(s, dtype, f.lr, &lr, 1);
+            now = with_lr(config, lr);
+        }
         if (wg_plan_run(plan) != WG_OK) fail_msg("run: %s", wg_last_error());
-        ref_step(config, t, f.total, &r, g);
+        check_updated(&f, s, plan, dtype);
+        ref_step(&now, t, f.total, &r, g);
         check_states(&f, s, dtype, &r, t, tol);
         check_params(&f, s, dtype, p0, r.p, t, tol * 5);
     }
@@ -318,8 +374,10 @@ static void run_against_reference(const wg_optim_config *config, wg_dtype dtype)
 
 static void test_against_reference(void **state) {
     const wg_optim_config *config = *state;
-    run_against_reference(config, WG_F64);
-    run_against_reference(config, WG_F32);
+    run_against_reference(config, WG_F64, false);
+    run_against_reference(config, WG_F32, false);
+    run_against_reference(config, WG_F64, true);
+    run_against_reference(config, WG_F32, true);
 }
 
 /* ---- the cases: defaults and the WGAN papers' settings, plus every option ---- */
@@ -551,7 +609,7 @@ static void test_resume(void **state) {
                                  rmsprop_case(1e-3, 0.9, 1e-8, 0, 0.5, true, false)};
     for (size_t ci = 0; ci < sizeof configs / sizeof configs[0]; ci++) {
         fixture f;
-        fixture_build(&f, WG_F32, &configs[ci]);
+        fixture_build(&f, WG_F32, &configs[ci], false);
         uint64_t rng = 7;
         int n = f.total;
         double *p0 = malloc(sizeof(double) * n), *grads = malloc(sizeof(double) * n * STEPS);

@@ -2,8 +2,9 @@
  * images are trained once, then sampled. Exactly N rows or files, identical files for
  * the same seed and different ones for another, the .npy header, the refusals (a
  * missing or truncated checkpoint, a missing run folder, a bad N, files that are there
- * already, --ema without EMA weights) with exit status 2 and a message, and a run
- * folder that sampling leaves as it was. */
+ * already, --ema without EMA weights) with exit status 2 and a message, a run
+ * folder that sampling leaves as it was, and --ema drawing from a G-EMA run's
+ * average. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -26,8 +27,8 @@
 
 typedef struct runs {
     char *dir, *program;
-    char *points, *images; /* run folders */
-    int seed;              /* the points run's */
+    char *points, *images, *averaged; /* run folders; `averaged` keeps a G-EMA */
+    int seed;                         /* the points run's */
 } runs;
 
 static int image_w, image_h; /* the images run's sample size, drawn at random */
@@ -86,6 +87,15 @@ static int setup(void **state) {
                     "--set train.steps=3 --set train.batch=16 --set train.n_critic=1 "
                     "--set train.samples=16 --set train.sample_every=0 --set train.log_every=3",
                     yaml, r->points, r->seed);
+    if (code != 0) return -1;
+    /* the same with an average of the generator's weights, far from the weights */
+    r->averaged = td_join(r->dir, "averaged-run");
+    code = wgan(r, NULL,
+                "run '%s' --out '%s' --progress quiet --set seed=%d --set arch.hidden=[8] "
+                "--set train.steps=3 --set train.batch=16 --set train.n_critic=1 "
+                "--set train.samples=16 --set train.sample_every=0 --set train.log_every=3 "
+                "--set train.ema.decay=0.9 --set optimizer.generator.lr=0.05",
+                yaml, r->averaged, r->seed);
     free(yaml);
     if (code != 0) return -1;
 
@@ -128,6 +138,7 @@ static int teardown(void **state) {
     free(r->program);
     free(r->points);
     free(r->images);
+    free(r->averaged);
     free(r);
     return 0;
 }
@@ -271,6 +282,25 @@ static void refused(const runs *r, const char *out, const char *what, const char
     free(err);
 }
 
+/* --ema draws from the average, without it from the weights; each repeatable. */
+static void test_generator_average(void **state) {
+    runs *r = *state;
+    if (!r->program) wg_test_skip("no wgan program next to this test");
+    const char *const names[] = {"avg-1", "avg-2", "raw"};
+    char *npy[3];
+    for (int i = 0; i < 3; i++) {
+        char *out = td_join(r->dir, names[i]);
+        assert_int_equal(wgan(r, NULL, "sample '%s' --n 32 --seed 3 --out '%s'%s", r->averaged, out,
+                              i < 2 ? " --ema" : ""),
+                         0);
+        npy[i] = td_join(out, "samples.npy");
+        free(out);
+    }
+    assert_true(same_file(npy[0], npy[1]));
+    assert_false(same_file(npy[0], npy[2]));
+    for (int i = 0; i < 3; i++) free(npy[i]);
+}
+
 static void test_refusals(void **state) {
     runs *r = ready(state);
     char *out = td_join(r->dir, "nothing");
@@ -309,7 +339,7 @@ static void test_refusals(void **state) {
     refused(r, out, "--format png is for images", "'%s' %s", r->points, "--format png");
     refused(r, out, "--format csv is for points", "'%s' %s", r->images, "--format csv");
     refused(r, out, "--format takes", "'%s' %s", r->points, "--format jpeg");
-    refused(r, out, "no generator EMA weights", "'%s' %s", r->points, "--ema");
+    refused(r, out, "has no average of the generator's weights", "'%s' %s", r->points, "--ema");
     /* files that are there already are kept */
     char *kept = td_join(r->dir, "kept");
     assert_int_equal(wgan(r, NULL, "sample '%s' --n 4 --out '%s'", r->points, kept), 0);
@@ -341,6 +371,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_points),
         cmocka_unit_test(test_images),
+        cmocka_unit_test(test_generator_average),
         cmocka_unit_test(test_refusals),
     };
     return wg_test_run_group("sample", tests, sizeof tests / sizeof *tests, setup, teardown);

@@ -53,17 +53,6 @@ static void usage(FILE *out) {
 typedef enum format { FORMAT_NPY, FORMAT_PNG, FORMAT_GRID, FORMAT_CSV } format;
 static const char *const format_names[] = {"npy", "png", "grid", "csv"};
 
-/* ---- the one place the generator's moving average is chosen ---- */
-
-/* Switches the generator to its exponential-moving-average weights when asked.
- * Checkpoints carry no such weights yet: --ema is refused until the training keeps
- * them (then this calls the experiment's switch). */
-static wg_status use_generator_ema(wg_experiment *e, bool ema) {
-    (void)e;
-    if (!ema) return WG_OK;
-    return wg_fail(WG_ERR_CONFIG, "--ema: the run has no generator EMA weights");
-}
-
 /* ---- files ---- */
 
 static wg_status refuse_existing(const char *path) {
@@ -308,7 +297,8 @@ int wg_cmd_sample(int argc, char **argv) {
         s = check_targets(dir, a.format, a.n);
         if (s == WG_OK && (s = wg_experiment_prepare(e)) != WG_OK) code = fail(s, false);
         if (s == WG_OK) s = wg_experiment_restore(e, a.checkpoint);
-        if (s == WG_OK) s = use_generator_ema(e, a.ema);
+        /* the run's weights unless --ema; refused when the run keeps no average */
+        if (s == WG_OK) s = wg_experiment_use_ema(e, a.ema);
         if (s != WG_OK && !code) code = fail(s, true);
     }
     if (!code) {

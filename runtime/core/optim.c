@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "graph_internal.h"
+#include "optim_internal.h"
 
 /* At most three state variables per parameter (Adam with amsgrad, centered RMSprop with
  * momentum) plus the shared step counter. */
@@ -21,6 +22,8 @@ struct wg_optimizer {
     int n_states;
     wg_optim_state *states;
     wg_node step;
+    int n_params;
+    wg_node *updated; /* per parameter: its value after the update */
 };
 
 static const char *const kind_names[] = {"sgd", "rmsprop", "adam"};
@@ -124,6 +127,7 @@ typedef struct builder {
     wg_optimizer *opt;
     const char *prefix;
     wg_node t_old, t_new; /* step counter before and after this step, [1] */
+    wg_node neg_lr;       /* -lr as a [1] node, or WG_NONE for the constant */
 } builder;
 
 static wg_status add_state(builder *b, int param, const char *param_name, const char *key,
@@ -144,6 +148,19 @@ static wg_status add_state(builder *b, int param, const char *param_name, const 
 
 static void add_update(builder *b, wg_node variable, wg_node value) {
     b->opt->updates[b->opt->n_updates++] = wg_assign(b->graph, variable, value);
+}
+
+/* The update of parameter i to p + x. */
+static void update_param(builder *b, int i, wg_node p, wg_node x) {
+    wg_node value = wg_add(b->graph, p, x);
+    b->opt->updated[i] = value;
+    add_update(b, p, value);
+}
+
+/* -lr * x, with the constant lr or the lr node. */
+static wg_node times_neg_lr(builder *b, wg_node x, double lr) {
+    if (b->neg_lr == WG_NONE) return wg_scale(b->graph, x, -lr);
+    return wg_mul(b->graph, x, b->neg_lr);
 }
 
 /* torch.lerp(a, end, w) as ATen computes it: two forms, whichever rounds better. */
@@ -192,7 +209,7 @@ static wg_status build_sgd(builder *b, int i, const char *pname, wg_node p, wg_n
         add_update(b, buf, buf_new);
         grad = c->nesterov ? wg_add(g, grad, wg_scale(g, buf_new, c->momentum)) : buf_new;
     }
-    add_update(b, p, wg_add(g, p, wg_scale(g, grad, -c->lr)));
+    update_param(b, i, p, times_neg_lr(b, grad, c->lr));
     return WG_OK;
 }
 
@@ -225,9 +242,9 @@ static wg_status build_rmsprop(builder *b, int i, const char *pname, wg_node p, 
         if ((s = add_state(b, i, pname, "momentum_buffer", shape, &buf)) != WG_OK) return s;
         wg_node buf_new = wg_add(g, wg_scale(g, buf, c->momentum), wg_div(g, grad, avg));
         add_update(b, buf, buf_new);
-        add_update(b, p, wg_add(g, p, wg_scale(g, buf_new, -c->lr)));
+        update_param(b, i, p, times_neg_lr(b, buf_new, c->lr));
     } else {
-        add_update(b, p, wg_add(g, p, wg_div(g, wg_scale(g, grad, -c->lr), avg)));
+        update_param(b, i, p, wg_div(g, times_neg_lr(b, grad, c->lr), avg));
     }
     return WG_OK;
 }
@@ -242,7 +259,7 @@ static adam_scalars adam_step_scalars(builder *b) {
     const wg_adam_config *c = &b->opt->config.adam;
     wg_graph *g = b->graph;
     adam_scalars out = {WG_NONE, WG_NONE};
-    wg_node neg_lr = wg_constant(g, wg_shape1(1), -c->lr);
+    wg_node neg_lr = b->neg_lr != WG_NONE ? b->neg_lr : wg_constant(g, wg_shape1(1), -c->lr);
     wg_node pow1 = power(g, b->t_new, c->beta1);
     out.neg_step_size =
         pow1 == WG_NONE ? neg_lr : wg_div(g, neg_lr, wg_add_scalar(g, wg_neg(g, pow1), 1.0));
@@ -285,7 +302,7 @@ static wg_status build_adam(builder *b, const adam_scalars *k, int i, const char
     wg_node denom = wg_sqrt(g, v_new);
     if (k->bias2_sqrt != WG_NONE) denom = wg_div(g, denom, k->bias2_sqrt);
     denom = wg_add_scalar(g, denom, c->eps);
-    add_update(b, p, wg_add(g, p, wg_div(g, wg_mul(g, k->neg_step_size, m_new), denom)));
+    update_param(b, i, p, wg_div(g, wg_mul(g, k->neg_step_size, m_new), denom));
     return WG_OK;
 }
 
@@ -355,6 +372,12 @@ static wg_status build_all(builder *b, int count, const wg_node *params, const w
 wg_status wg_optimizer_new(wg_graph *graph, const wg_optim_config *config, int count,
                            const wg_node *params, const wg_node *grads, const char *prefix,
                            wg_optimizer **out) {
+    return wg_optimizer_new_lr(graph, config, count, params, grads, prefix, WG_NONE, out);
+}
+
+wg_status wg_optimizer_new_lr(wg_graph *graph, const wg_optim_config *config, int count,
+                              const wg_node *params, const wg_node *grads, const char *prefix,
+                              wg_node lr, wg_optimizer **out) {
     *out = NULL;
     if (!graph) return wg_fail(WG_ERR_INVALID, "optimizer: no graph");
     wg_status s = wg_optim_check(config);
@@ -366,19 +389,29 @@ wg_status wg_optimizer_new(wg_graph *graph, const wg_optim_config *config, int c
     if (count <= 0 || !params || !grads)
         return wg_fail(WG_ERR_INVALID, "optimizer: needs at least one parameter (got %d)", count);
     if ((s = check_params(graph, count, params, grads)) != WG_OK) return s;
+    if (lr != WG_NONE && (lr < 0 || lr >= wg_graph_size(graph) || wg_node_numel(graph, lr) != 1))
+        return wg_fail(WG_ERR_INVALID, "optimizer: the learning rate (node %d) is not one value",
+                       lr);
 
     wg_optimizer *opt = calloc(1, sizeof *opt);
     if (!opt) return wg_fail(WG_ERR_NOMEM, "optimizer: out of memory");
     opt->config = *config;
     opt->step = WG_NONE;
+    opt->n_params = count;
     size_t max_states = (size_t)count * MAX_STATES_PER_PARAM + 1;
     opt->states = calloc(max_states, sizeof *opt->states);
     opt->updates = calloc(max_states + (size_t)count, sizeof *opt->updates);
-    if (!opt->states || !opt->updates) {
+    opt->updated = calloc((size_t)count, sizeof *opt->updated);
+    if (!opt->states || !opt->updates || !opt->updated) {
         wg_optimizer_free(opt);
         return wg_fail(WG_ERR_NOMEM, "optimizer: out of memory");
     }
-    builder b = {.graph = graph, .opt = opt, .prefix = prefix, .t_old = WG_NONE, .t_new = WG_NONE};
+    builder b = {.graph = graph,
+                 .opt = opt,
+                 .prefix = prefix,
+                 .t_old = WG_NONE,
+                 .t_new = WG_NONE,
+                 .neg_lr = lr == WG_NONE ? WG_NONE : wg_neg(graph, lr)};
     if ((s = build_all(&b, count, params, grads)) != WG_OK) {
         wg_optimizer_free(opt);
         return s;
@@ -392,6 +425,7 @@ void wg_optimizer_free(wg_optimizer *optimizer) {
     for (int i = 0; i < optimizer->n_states; i++) free((char *)optimizer->states[i].name);
     free(optimizer->states);
     free(optimizer->updates);
+    free(optimizer->updated);
     free(optimizer);
 }
 
@@ -418,4 +452,9 @@ const wg_optim_state *wg_optimizer_state(const wg_optimizer *optimizer, int inde
 
 wg_node wg_optimizer_step_variable(const wg_optimizer *optimizer) {
     return optimizer->step;
+}
+
+wg_node wg_optimizer_updated(const wg_optimizer *optimizer, int param) {
+    if (param < 0 || param >= optimizer->n_params) return WG_NONE;
+    return optimizer->updated[param];
 }

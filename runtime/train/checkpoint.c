@@ -1,6 +1,7 @@
-/* checkpoint.safetensors: every registry variable and optimizer state under its own
- * name, and in "__metadata__" the counters that make a resumed run continue exactly
- * (generator and critic steps, the data index, the session's random step, the seed).
+/* checkpoint.safetensors: every registry variable, optimizer state and average of the
+ * generator's weights ("ema/<parameter>") under its own name, and in "__metadata__"
+ * the counters that make a resumed run continue exactly (generator and critic steps,
+ * the data index, the session's random step, the seed).
  * Nothing time-dependent is stored, so two runs that trained the same way write the
  * same bytes. */
 #include <errno.h>
@@ -22,8 +23,8 @@ typedef struct var_list {
 } var_list;
 
 static wg_status list_variables(const wg_experiment *e, var_list *out) {
-    int count = e->registry.count;
-    for (int k = 0; k < 2; k++) count += wg_optimizer_state_count(e->optimizer[k]);
+    int count = e->steps.registry.count + e->ema.count;
+    for (int k = 0; k < 2; k++) count += wg_optimizer_state_count(e->steps.optimizer[k]);
     out->names = malloc((size_t)(count ? count : 1) * sizeof *out->names);
     out->nodes = malloc((size_t)(count ? count : 1) * sizeof *out->nodes);
     if (!out->names || !out->nodes) {
@@ -32,16 +33,20 @@ static wg_status list_variables(const wg_experiment *e, var_list *out) {
         return wg_fail(WG_ERR_NOMEM, "out of memory listing variables");
     }
     out->count = 0;
-    for (int i = 0; i < e->registry.count; i++) {
-        out->names[out->count] = e->registry.entries[i].name;
-        out->nodes[out->count++] = e->registry.entries[i].node;
+    for (int i = 0; i < e->steps.registry.count; i++) {
+        out->names[out->count] = e->steps.registry.entries[i].name;
+        out->nodes[out->count++] = e->steps.registry.entries[i].node;
     }
     for (int k = 0; k < 2; k++)
-        for (int i = 0; i < wg_optimizer_state_count(e->optimizer[k]); i++) {
-            const wg_optim_state *st = wg_optimizer_state(e->optimizer[k], i);
+        for (int i = 0; i < wg_optimizer_state_count(e->steps.optimizer[k]); i++) {
+            const wg_optim_state *st = wg_optimizer_state(e->steps.optimizer[k], i);
             out->names[out->count] = st->name;
             out->nodes[out->count++] = st->node;
         }
+    for (int i = 0; i < e->ema.count; i++) {
+        out->names[out->count] = e->ema.names[i];
+        out->nodes[out->count++] = e->ema.vars[i];
+    }
     return WG_OK;
 }
 
@@ -54,46 +59,47 @@ static wg_status check_counters(const wg_experiment *e, const char *path, uint64
                                 uint64_t critic, uint64_t data, uint64_t rng);
 
 static char *checkpoint_path(const wg_experiment *e, char *buf, size_t size) {
-    snprintf(buf, size, "%s/checkpoint.safetensors", e->dir);
+    snprintf(buf, size, "%s/checkpoint.safetensors", e->run.dir);
     return buf;
 }
 
 wg_status exp_checkpoint_save(wg_experiment *e) {
     char path[4200];
     checkpoint_path(e, path, sizeof path);
-    uint64_t critic = (uint64_t)e->critic_step;
-    wg_status s =
-        check_counters(e, path, (uint64_t)e->gen_step, critic, critic, wg_session_step(e->session));
+    uint64_t critic = (uint64_t)e->loop.critic_step;
+    wg_status s = check_counters(e, path, (uint64_t)e->loop.gen_step, critic, critic,
+                                 wg_session_step(e->steps.session));
     if (s != WG_OK) return wg_fail(WG_ERR_INVALID, "not writing a checkpoint: %s", wg_last_error());
     var_list v;
     if ((s = list_variables(e, &v)) != WG_OK) return s;
     size_t total = 1;
-    for (int i = 0; i < v.count; i++) total += (size_t)wg_node_numel(e->graph, v.nodes[i]);
+    for (int i = 0; i < v.count; i++) total += (size_t)wg_node_numel(e->steps.graph, v.nodes[i]);
     float *data = malloc(total * sizeof *data);
     wg_st_tensor *tensors = malloc((size_t)(v.count ? v.count : 1) * sizeof *tensors);
     if (!data || !tensors) s = wg_fail(WG_ERR_NOMEM, "out of memory writing a checkpoint");
     int64_t at = 0;
     for (int i = 0; i < v.count && s == WG_OK; i++) {
-        int64_t n = wg_node_numel(e->graph, v.nodes[i]);
-        s = wg_session_read(e->session, v.nodes[i], data + at);
+        int64_t n = wg_node_numel(e->steps.graph, v.nodes[i]);
+        s = wg_session_read(e->steps.session, v.nodes[i], data + at);
         for (int64_t j = 0; j < n && s == WG_OK; j++)
             if (!isfinite(data[at + j]))
                 s = wg_fail(WG_ERR_NUMERIC,
                             "step %" PRId64 ": '%s' is not finite; the checkpoint of step %" PRId64
                             " was not written (training diverged)",
-                            e->gen_step, v.names[i], e->gen_step);
-        tensors[i] = (wg_st_tensor){v.names[i], wg_node_shape(e->graph, v.nodes[i]), data + at};
+                            e->loop.gen_step, v.names[i], e->loop.gen_step);
+        tensors[i] =
+            (wg_st_tensor){v.names[i], wg_node_shape(e->steps.graph, v.nodes[i]), data + at};
         at += n;
     }
     if (s == WG_OK) {
         char gen[32], critic[32], rng[32], seed[32];
-        snprintf(gen, sizeof gen, "%" PRId64, e->gen_step);
-        snprintf(critic, sizeof critic, "%" PRId64, e->critic_step);
-        snprintf(rng, sizeof rng, "%" PRIu64, wg_session_step(e->session));
-        snprintf(seed, sizeof seed, "%" PRIu64, e->seed);
+        snprintf(gen, sizeof gen, "%" PRId64, e->loop.gen_step);
+        snprintf(critic, sizeof critic, "%" PRId64, e->loop.critic_step);
+        snprintf(rng, sizeof rng, "%" PRIu64, wg_session_step(e->steps.session));
+        snprintf(seed, sizeof seed, "%" PRIu64, e->cfg.seed);
         const wg_st_meta meta[] = {
             {"format", CHECKPOINT_FORMAT},
-            {"name", e->name},
+            {"name", e->cfg.name},
             {"generator_step", gen},
             {"critic_step", critic},
             {"data_index", critic},
@@ -128,9 +134,9 @@ static wg_status meta_u64(const wg_safetensors *f, const char *path, const char 
  * checkpoint that it would refuse to resume from. */
 static wg_status check_counters(const wg_experiment *e, const char *path, uint64_t gen,
                                 uint64_t critic, uint64_t data, uint64_t rng) {
-    if (gen > (uint64_t)e->steps)
+    if (gen > (uint64_t)e->cfg.steps)
         return wg_fail(WG_ERR_CONFIG, "%s is at step %" PRIu64 ", past train.steps = %" PRId64,
-                       path, gen, e->steps);
+                       path, gen, e->cfg.steps);
     /* gen <= 2^40 and at most 10000 critic steps each: no overflow below */
     uint64_t want_critic = (uint64_t)exp_critic_steps_before(e, (int64_t)gen);
     if (critic != want_critic)
@@ -141,7 +147,7 @@ static wg_status check_counters(const wg_experiment *e, const char *path, uint64
     if (data != critic)
         return wg_fail(WG_ERR_IO, "%s: data index %" PRIu64 " differs from critic step %" PRIu64,
                        path, data, critic);
-    uint64_t project = e->project_plan ? 1 : 0;
+    uint64_t project = e->steps.project_plan ? 1 : 0;
     uint64_t want_rng = project + critic * (1 + project) + gen;
     if (rng != want_rng)
         return wg_fail(WG_ERR_IO,
@@ -163,7 +169,8 @@ static wg_status check_finite(const char *path, const wg_st_tensor *t) {
     return WG_OK;
 }
 
-static wg_status restore(wg_experiment *e, const wg_safetensors *f, const char *path) {
+static wg_status restore(wg_experiment *e, const wg_safetensors *f, const char *path,
+                         int64_t *gen_step, int64_t *critic_step) {
     const char *format = wg_safetensors_meta(f, "format");
     if (!format || strcmp(format, CHECKPOINT_FORMAT) != 0)
         return wg_fail(WG_ERR_IO, "%s: not a wgan checkpoint (format '%s')", path,
@@ -176,11 +183,11 @@ static wg_status restore(wg_experiment *e, const wg_safetensors *f, const char *
         (s = meta_u64(f, path, "rng_step", &rng)) != WG_OK ||
         (s = meta_u64(f, path, "seed", &seed)) != WG_OK)
         return s;
-    if (seed != e->seed)
+    if (seed != e->cfg.seed)
         return wg_fail(WG_ERR_CONFIG,
                        "%s was written with seed %" PRIu64 ", the configuration "
                        "says %" PRIu64,
-                       path, seed, e->seed);
+                       path, seed, e->cfg.seed);
     if ((s = check_counters(e, path, gen, critic, data, rng)) != WG_OK) return s;
     var_list v;
     if ((s = list_variables(e, &v)) != WG_OK) return s;
@@ -189,7 +196,7 @@ static wg_status restore(wg_experiment *e, const wg_safetensors *f, const char *
                     wg_safetensors_count(f), v.count);
     for (int i = 0; i < v.count && s == WG_OK; i++) {
         const wg_st_tensor *t = wg_safetensors_find(f, v.names[i]);
-        wg_shape want = wg_node_shape(e->graph, v.nodes[i]);
+        wg_shape want = wg_node_shape(e->steps.graph, v.nodes[i]);
         char a[64], b[64];
         if (!t)
             s = wg_fail(WG_ERR_CONFIG,
@@ -201,29 +208,31 @@ static wg_status restore(wg_experiment *e, const wg_safetensors *f, const char *
                         v.names[i], wg_shape_str(&t->shape, a, sizeof a),
                         wg_shape_str(&want, b, sizeof b));
         else if ((s = check_finite(path, t)) == WG_OK)
-            s = wg_session_write(e->session, v.nodes[i], t->data);
+            s = wg_session_write(e->steps.session, v.nodes[i], t->data);
     }
     free_variables(&v);
     if (s != WG_OK) return s;
-    e->gen_step = (int64_t)gen;
-    e->critic_step = (int64_t)critic;
-    wg_session_set_step(e->session, rng);
+    *gen_step = (int64_t)gen;
+    *critic_step = (int64_t)critic;
+    wg_session_set_step(e->steps.session, rng);
     return WG_OK;
 }
 
-wg_status exp_checkpoint_restore_file(wg_experiment *e, const char *path) {
+wg_status exp_checkpoint_restore_file(wg_experiment *e, const char *path, int64_t *gen_step,
+                                      int64_t *critic_step) {
     wg_safetensors *f;
     wg_status s = wg_safetensors_read(path, &f);
     if (s != WG_OK) return s;
-    s = restore(e, f, path);
+    s = restore(e, f, path, gen_step, critic_step);
     wg_safetensors_free(f);
     return s;
 }
 
-wg_status exp_checkpoint_restore(wg_experiment *e, bool *found) {
+wg_status exp_checkpoint_restore(wg_experiment *e, bool *found, int64_t *gen_step,
+                                 int64_t *critic_step) {
     char path[4200];
     checkpoint_path(e, path, sizeof path);
     *found = wg_file_exists(path);
     if (!*found) return WG_OK;
-    return exp_checkpoint_restore_file(e, path);
+    return exp_checkpoint_restore_file(e, path, gen_step, critic_step);
 }

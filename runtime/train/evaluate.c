@@ -19,6 +19,7 @@
 #include "wgan/philox.h"
 #include "plugin/build.h"
 #include "eval/classifier.h"
+#include "io/clock.h"
 #include "train_internal.h"
 #include "wgan/metrics.h"
 
@@ -75,7 +76,7 @@ typedef struct exp_eval {
     int n_modes; /* the data plugin's mixture modes, 0 when none */
     const double *centers;
     double mode_std;
-    int column[EV_COUNT]; /* index into e->columns, -1 when not logged */
+    int column[EV_COUNT]; /* index into e->steps.columns, -1 when not logged */
     int64_t n_gen, n_critic;
 
     /* ---- the evaluation plan and its fixed inputs ---- */
@@ -136,12 +137,12 @@ wg_status exp_eval_configure(wg_experiment *e) {
     for (int i = 0; i < EV_COUNT; i++) v->column[i] = -1;
     v->noise = v->real = v->eps = v->eps2 = v->fake = v->fid_noise = v->fid_out = WG_NONE;
     const wg_cfg *sec;
-    bool images = e->layout == WG_DATA_IMAGES;
-    wg_status s = wg_cfg_map(e->config, "eval", &sec);
+    bool images = e->plugins.layout == WG_DATA_IMAGES;
+    wg_status s = wg_cfg_map(e->cfg.config, "eval", &sec);
     if (s == WG_OK) s = wg_cfg_bool(sec, "enabled", true, &v->enabled);
     if (s == WG_OK) s = wg_cfg_int64(sec, "samples", 1000, 2, MAX_SAMPLES, &v->samples);
     if (s == WG_OK)
-        s = wg_cfg_int64(sec, "critic_samples", images ? e->batch : v->samples, 1, MAX_SAMPLES,
+        s = wg_cfg_int64(sec, "critic_samples", images ? e->cfg.batch : v->samples, 1, MAX_SAMPLES,
                          &v->critic_samples);
     if (s == WG_OK) s = wg_cfg_bool(sec, "fid", false, &v->fid);
     if (s == WG_OK) s = wg_cfg_int64(sec, "fid_every", 0, 0, (int64_t)1 << 40, &v->fid_every);
@@ -154,19 +155,19 @@ wg_status exp_eval_configure(wg_experiment *e) {
                             " is more than eval.samples (%" PRId64
                             "): the critic is measured on the evaluation's own samples",
                             v->critic_samples, v->samples);
-    const wg_shape *x = &e->sample_shape;
+    const wg_shape *x = &e->plugins.sample_shape;
     if (v->fid && !(images && x->ndim == 3 && x->dim[0] == 1 && x->dim[1] == WG_CLASSIFIER_SIDE &&
                     x->dim[2] == WG_CLASSIFIER_SIDE))
         return wg_cfg_error(wg_cfg_get(sec, "fid"),
                             "key 'eval.fid': FID and KID use a Fashion-MNIST classifier and need "
                             "1x28x28 images; data plugin '%s' gives other samples",
-                            e->data.plugin->name);
-    if (v->fid_every % e->log_every != 0)
+                            e->plugins.data.plugin->name);
+    if (v->fid_every % e->cfg.log_every != 0)
         return wg_cfg_error(wg_cfg_get(sec, "fid_every"),
                             "key 'eval.fid_every': %" PRId64
                             " is not a multiple of train.log_every "
                             "(%" PRId64 "); FID is computed at logged steps",
-                            v->fid_every, e->log_every);
+                            v->fid_every, e->cfg.log_every);
     return WG_OK;
 }
 
@@ -180,7 +181,7 @@ static wg_status add_columns(wg_experiment *e, exp_eval *v) {
     want[EV_FID] = want[EV_KID] = v->fid && v->fid_every > 0;
     for (int i = 0; i < EV_COUNT; i++) {
         if (!want[i]) continue;
-        v->column[i] = e->n_columns;
+        v->column[i] = e->steps.n_columns;
         if (!exp_add_column(e, column_names[i], EXP_SRC_EVAL, WG_NONE))
             return wg_fail(WG_ERR_INVALID, "more than %d metrics columns", WG_EXP_MAX_COLUMNS);
     }
@@ -188,11 +189,12 @@ static wg_status add_columns(wg_experiment *e, exp_eval *v) {
 }
 
 static wg_status data_batch(wg_experiment *e, uint64_t index, int64_t count, float *out) {
-    wg_status s = e->data.plugin->vt.data.batch(e->data.state, index, count, out);
+    wg_status s = e->plugins.data.plugin->vt.data.batch(e->plugins.data.state, index, count, out);
     if (s == WG_OK) return WG_OK;
     char message[1024];
     snprintf(message, sizeof message, "%s", wg_last_error());
-    return wg_fail(s, "data plugin '%s' (evaluation samples): %s", e->data.plugin->name, message);
+    return wg_fail(s, "data plugin '%s' (evaluation samples): %s", e->plugins.data.plugin->name,
+                   message);
 }
 
 static void draw(float *out, int64_t n, wg_init init, const char *key, uint64_t seed) {
@@ -212,16 +214,16 @@ static wg_status plan_of(wg_experiment *e, int count, const wg_node *targets, wg
     for (int i = 0; i < count; i++)
         if (targets[i] == WG_NONE)
             return wg_fail(WG_ERR_INVALID, "evaluation: a target was not built");
-    return wg_plan_new(e->session, count, targets, out);
+    return wg_plan_new(e->steps.session, count, targets, out);
 }
 
 /* G at the fixed noise, then the critic at n_critic real, generated and interpolated
  * points (and a second interpolate on each line, for difference quotients). */
 static wg_status trace_plan(wg_experiment *e, exp_eval *v) {
-    wg_graph *g = e->graph;
+    wg_graph *g = e->steps.graph;
     wg_build b;
     exp_begin_build(e, &b, "eval_generator", v->n_gen);
-    v->noise = wg_input(g, wg_shape2(v->n_gen, e->noise_dim), "eval_noise");
+    v->noise = wg_input(g, wg_shape2(v->n_gen, e->plugins.noise_dim), "eval_noise");
     wg_status s = exp_traced(&b, exp_apply_generator(e, &b, v->noise, &v->fake), "evaluation");
     wg_build_end(&b);
     if (s != WG_OK) return s;
@@ -250,25 +252,27 @@ static wg_status trace_plan(wg_experiment *e, exp_eval *v) {
 /* The fixed inputs, and W1 between two independent real sets: the floor that W1
  * between generated and real samples of this size can reach. */
 static wg_status write_inputs(wg_experiment *e, exp_eval *v) {
-    int64_t numel = e->sample_numel, n_real = v->has_w1 || v->n_modes ? v->samples : v->n_critic;
+    int64_t numel = e->plugins.sample_numel,
+            n_real = v->has_w1 || v->n_modes ? v->samples : v->n_critic;
     int64_t nc = v->n_critic;
     v->fake_host = malloc((size_t)(v->n_gen * numel) * sizeof(float));
     v->real_host = malloc((size_t)(n_real * numel) * sizeof(float));
     v->eps_host = malloc((size_t)(2 * nc) * sizeof(float));
     v->out_host = malloc((size_t)(7 * nc) * sizeof(float));
-    float *noise = malloc((size_t)(v->n_gen * e->noise_dim) * sizeof(float));
+    float *noise = malloc((size_t)(v->n_gen * e->plugins.noise_dim) * sizeof(float));
     if (!v->fake_host || !v->real_host || !v->eps_host || !v->out_host || !noise) {
         free(noise);
         return wg_fail(WG_ERR_NOMEM, "out of memory for the evaluation");
     }
-    draw(noise, v->n_gen * e->noise_dim, (wg_init){WG_INIT_NORMAL, 0, 1, 0}, NOISE_KEY, e->seed);
-    draw(v->eps_host, 2 * nc, (wg_init){WG_INIT_UNIFORM, 0, 1, 0}, EPS_KEY, e->seed);
-    wg_status s = wg_session_write(e->session, v->noise, noise);
+    draw(noise, v->n_gen * e->plugins.noise_dim, (wg_init){WG_INIT_NORMAL, 0, 1, 0}, NOISE_KEY,
+         e->cfg.seed);
+    draw(v->eps_host, 2 * nc, (wg_init){WG_INIT_UNIFORM, 0, 1, 0}, EPS_KEY, e->cfg.seed);
+    wg_status s = wg_session_write(e->steps.session, v->noise, noise);
     free(noise);
     if (s == WG_OK) s = data_batch(e, DATA_INDEX, n_real, v->real_host);
-    if (s == WG_OK) s = wg_session_write(e->session, v->real, v->real_host);
-    if (s == WG_OK) s = wg_session_write(e->session, v->eps, v->eps_host);
-    if (s == WG_OK) s = wg_session_write(e->session, v->eps2, v->eps_host + nc);
+    if (s == WG_OK) s = wg_session_write(e->steps.session, v->real, v->real_host);
+    if (s == WG_OK) s = wg_session_write(e->steps.session, v->eps, v->eps_host);
+    if (s == WG_OK) s = wg_session_write(e->steps.session, v->eps2, v->eps_host + nc);
     if (s != WG_OK || !(v->has_w1 || v->n_modes)) return s;
 
     v->real_points = malloc((size_t)(v->samples * numel) * sizeof(double));
@@ -296,7 +300,8 @@ static wg_status trace_fid(wg_experiment *e, exp_eval *v) {
     v->fid_chunk = v->fid_samples < FID_CHUNK ? v->fid_samples : FID_CHUNK;
     wg_build b;
     exp_begin_build(e, &b, "eval_fid", v->fid_chunk);
-    v->fid_noise = wg_input(e->graph, wg_shape2(v->fid_chunk, e->noise_dim), "fid_noise");
+    v->fid_noise =
+        wg_input(e->steps.graph, wg_shape2(v->fid_chunk, e->plugins.noise_dim), "fid_noise");
     wg_status s =
         exp_traced(&b, exp_apply_generator(e, &b, v->fid_noise, &v->fid_out), "FID sampler");
     wg_build_end(&b);
@@ -306,25 +311,25 @@ static wg_status trace_fid(wg_experiment *e, exp_eval *v) {
 static wg_status build_fid(wg_experiment *e, exp_eval *v) {
     wg_status s = plan_of(e, 1, &v->fid_out, &v->fid_plan);
     if (s != WG_OK) return s;
-    int64_t n = v->fid_samples * e->noise_dim;
+    int64_t n = v->fid_samples * e->plugins.noise_dim;
     v->fid_noise_host = malloc((size_t)n * sizeof(float));
     if (!v->fid_noise_host) return wg_fail(WG_ERR_NOMEM, "out of memory for FID noise");
-    draw(v->fid_noise_host, n, (wg_init){WG_INIT_NORMAL, 0, 1, 0}, FID_NOISE_KEY, e->seed);
+    draw(v->fid_noise_host, n, (wg_init){WG_INIT_NORMAL, 0, 1, 0}, FID_NOISE_KEY, e->cfg.seed);
     return WG_OK;
 }
 
 wg_status exp_eval_trace(wg_experiment *e) {
     exp_eval *v = e->eval;
     if (!v) return WG_OK;
-    bool points = e->layout == WG_DATA_POINTS;
-    int dim = (int)e->sample_numel;
+    bool points = e->plugins.layout == WG_DATA_POINTS;
+    int dim = (int)e->plugins.sample_numel;
     v->has_w1 = points && dim <= 2;
-    const wg_data_vtable *data = &e->data.plugin->vt.data;
+    const wg_data_vtable *data = &e->plugins.data.plugin->vt.data;
     if (points && data->modes) {
         int count = 0, mode_dim = 0;
         const double *centers = NULL;
         double std = 0;
-        wg_status s = data->modes(e->data.state, &count, &centers, &mode_dim, &std);
+        wg_status s = data->modes(e->plugins.data.state, &count, &centers, &mode_dim, &std);
         if (s != WG_OK) return s;
         if (count > 0 && centers && mode_dim == dim && std > 0) {
             v->n_modes = count;
@@ -368,7 +373,7 @@ static wg_status features_of(exp_eval *v, const float *images, int64_t n, double
 static wg_status start_fid(wg_experiment *e, exp_eval *v) {
     double t0 = wg_clock_seconds();
     wg_classifier_options o = v->classifier_options;
-    o.verbose = e->progress != WG_PROGRESS_QUIET;
+    o.verbose = e->loop.progress != WG_PROGRESS_QUIET;
     bool cached = wg_file_exists(o.path);
     if (!cached) exp_log(e, "FID: no classifier at %s; training one on %s (once)", o.path, o.data);
     wg_status s = wg_device_open("cpu", &v->cpu);
@@ -411,7 +416,7 @@ static wg_status start_fid(wg_experiment *e, exp_eval *v) {
 
 static wg_status compute_fid(wg_experiment *e, exp_eval *v) {
     double t0 = wg_clock_seconds();
-    int64_t n = v->fid_samples, numel = e->sample_numel;
+    int64_t n = v->fid_samples, numel = e->plugins.sample_numel;
     float *images = malloc((size_t)(n * numel) * sizeof *images);
     float *chunk = malloc((size_t)(v->fid_chunk * numel) * sizeof *chunk);
     double *features = NULL;
@@ -421,7 +426,8 @@ static wg_status compute_fid(wg_experiment *e, exp_eval *v) {
         /* a short last chunk is the last fid_chunk noise rows; only its new rows count */
         int64_t m = n - at < v->fid_chunk ? n - at : v->fid_chunk;
         int64_t from = at + v->fid_chunk <= n ? at : n - v->fid_chunk;
-        s = wg_session_write(e->session, v->fid_noise, v->fid_noise_host + from * e->noise_dim);
+        s = wg_session_write(e->steps.session, v->fid_noise,
+                             v->fid_noise_host + from * e->plugins.noise_dim);
         if (s == WG_OK) s = exp_run_aside(e, v->fid_plan);
         if (s == WG_OK) s = wg_plan_read(v->fid_plan, v->fid_out, chunk);
         if (s == WG_OK)
@@ -433,7 +439,7 @@ static wg_status compute_fid(wg_experiment *e, exp_eval *v) {
     if (m == WG_OK) m = wg_metric_frechet(&v->real_gaussian, &generated, &v->fid_value);
     wg_kid_options kid = wg_kid_options_default();
     kid.n_subsets = KID_SUBSETS;
-    kid.seed = e->seed;
+    kid.seed = e->cfg.seed;
     if (m == WG_OK)
         m = wg_metric_kid(v->real_features, n, features, n, WG_CLASSIFIER_FEATURES, &kid, &v->kid);
     /* generated images that are not finite have no FID; the run goes on */
@@ -443,7 +449,7 @@ static wg_status compute_fid(wg_experiment *e, exp_eval *v) {
     free(images);
     free(chunk);
     v->have_fid = s == WG_OK;
-    v->fid_step = e->gen_step;
+    v->fid_step = e->loop.gen_step;
     v->fid_seconds = wg_clock_seconds() - t0;
     return s;
 }
@@ -451,7 +457,7 @@ static wg_status compute_fid(wg_experiment *e, exp_eval *v) {
 /* ---- at log steps ---- */
 
 static void set_column(wg_experiment *e, const exp_eval *v, int which, double value) {
-    if (v->column[which] >= 0) e->columns[v->column[which]].value = value;
+    if (v->column[which] >= 0) exp_set_value(e, v->column[which], value);
 }
 
 /* NaN in place of a metric whose inputs were not finite (a diverging generator). */
@@ -464,7 +470,7 @@ static wg_status metric(wg_status s, double *value) {
 }
 
 static wg_status sample_quality(wg_experiment *e, exp_eval *v) {
-    int dim = (int)e->sample_numel;
+    int dim = (int)e->plugins.sample_numel;
     to_double(v->fake_host, v->samples * dim, v->fake_points);
     wg_status s = WG_OK;
     if (v->has_w1) {
@@ -486,7 +492,7 @@ static wg_status sample_quality(wg_experiment *e, exp_eval *v) {
 }
 
 static wg_status lipschitz(wg_experiment *e, exp_eval *v) {
-    int64_t nc = v->n_critic, numel = e->sample_numel;
+    int64_t nc = v->n_critic, numel = e->plugins.sample_numel;
     const float *scores = v->out_host, *norms = v->out_host + 4 * nc;
     double *buf = malloc((size_t)nc * sizeof *buf);
     double *x = malloc((size_t)(4 * nc * numel) * sizeof *x), *y = x + 2 * nc * numel;
@@ -537,9 +543,7 @@ static wg_status lipschitz(wg_experiment *e, exp_eval *v) {
     return s;
 }
 
-wg_status exp_eval_step(wg_experiment *e) {
-    exp_eval *v = e->eval;
-    if (!v) return WG_OK;
+static wg_status evaluate(wg_experiment *e, exp_eval *v) {
     double t0 = wg_clock_seconds();
     wg_status s = WG_OK;
     if (v->enabled) {
@@ -552,18 +556,30 @@ wg_status exp_eval_step(wg_experiment *e) {
             s = wg_plan_read(v->plan, v->norm[k], v->out_host + (4 + k) * nc);
         if (s == WG_OK && (v->has_w1 || v->n_modes)) s = sample_quality(e, v);
         if (s == WG_OK) s = lipschitz(e, v);
-        v->step = e->gen_step;
+        v->step = e->loop.gen_step;
         v->have_step = s == WG_OK;
         v->evaluations++;
         v->seconds += wg_clock_seconds() - t0;
     }
-    bool last = e->gen_step == e->steps;
-    if (s == WG_OK && v->fid && (last || (v->fid_every > 0 && e->gen_step % v->fid_every == 0))) {
+    bool last = e->loop.gen_step == e->cfg.steps;
+    if (s == WG_OK && v->fid &&
+        (last || (v->fid_every > 0 && e->loop.gen_step % v->fid_every == 0))) {
         s = compute_fid(e, v);
         set_column(e, v, EV_FID, v->have_fid ? v->fid_value : NAN);
         set_column(e, v, EV_KID, v->have_fid ? v->kid.mean : NAN);
     }
     return s;
+}
+
+/* With the generator's average swapped in when samples come from it. */
+wg_status exp_eval_step(wg_experiment *e) {
+    exp_eval *v = e->eval;
+    if (!v) return WG_OK;
+    wg_status s = exp_swap_ema(e);
+    if (s != WG_OK) return s;
+    s = evaluate(e, v);
+    wg_status back = exp_swap_ema(e);
+    return s == WG_OK ? back : s;
 }
 
 wg_status exp_eval_start(wg_experiment *e) {
@@ -575,7 +591,7 @@ wg_status exp_eval_start(wg_experiment *e) {
 
 /* The logged series of metrics.csv as the health check takes it. */
 static wg_status health_of(const wg_experiment *e, wg_health_report *report) {
-    const char *text = e->metrics_csv.data ? e->metrics_csv.data : "";
+    const char *text = e->run.metrics_csv.data ? e->run.metrics_csv.data : "";
     static const char *const wanted[4] = {"step", "w_estimate", "critic_loss", "generator_loss"};
     int at[4] = {-1, -1, -1, -1}, column = 0;
     const char *end = strchr(text, '\n');
@@ -633,7 +649,7 @@ static void say(wg_experiment *e, const char *fmt, ...) {
     vsnprintf(line, sizeof line, fmt, args);
     va_end(args);
     exp_log(e, "%s", line);
-    if (e->progress != WG_PROGRESS_QUIET) fprintf(stderr, "%s\n", line);
+    if (e->loop.progress != WG_PROGRESS_QUIET) fprintf(stderr, "%s\n", line);
 }
 
 void exp_eval_finish(wg_experiment *e) {

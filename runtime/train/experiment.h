@@ -66,9 +66,17 @@ const char *wg_experiment_dir(const wg_experiment *experiment);
 int64_t wg_experiment_step(const wg_experiment *experiment);
 
 /* After wg_experiment_run: the generator applied to the run's fixed sample noise;
- * *count samples of *numel floats each into a new array (free() it). */
+ * *count samples of *numel floats each into a new array (free() it). With train.ema
+ * the generator has the average of its weights, unless wg_experiment_use_ema said
+ * otherwise. */
 wg_status wg_experiment_generate(wg_experiment *experiment, float **samples, int64_t *count,
                                  int64_t *numel);
+
+/* Whether samples (wg_experiment_generate, the run's pictures) and the evaluation use
+ * the exponential moving average of the generator's weights (train.ema; the default
+ * when it is set) or the generator's own weights. Call it after wg_experiment_load.
+ * WG_ERR_CONFIG naming the run when `use` is true and the run keeps no average. */
+wg_status wg_experiment_use_ema(wg_experiment *experiment, bool use);
 
 /* ---- samples from a checkpoint (wgan sample) ----
  *

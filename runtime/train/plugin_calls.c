@@ -1,27 +1,20 @@
 /* The plugins' hooks as the step graphs call them: every failure inside a hook (its
  * status, a wg_build call that failed, a graph error, an output of the wrong shape, a
  * metric that takes a built-in column's name) becomes that plugin's, with its name and
- * file; the first one is kept so that loading can report it at the plugin's `plugin:`
- * key. */
+ * file; the first one is kept (e->hooks.blamed) so that loading can report it at the
+ * plugin's `plugin:` key. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "plugin/build.h"
 #include "train_internal.h"
 
-static const char *kind_of(const wg_experiment *e, const exp_plugin *p) {
-    if (p == &e->data) return "data";
-    if (p == &e->arch) return "arch";
-    if (p == &e->loss) return "loss";
-    return "lipschitz";
-}
-
-wg_status exp_blame(wg_experiment *e, exp_plugin *p, const char *hook, wg_status s) {
+wg_status exp_blame(wg_experiment *e, const exp_plugin *p, const char *hook, wg_status s) {
     char message[1024];
     snprintf(message, sizeof message, "%s", wg_last_error());
-    if (e->blamed) return wg_fail(s, "%s", message); /* an inner hook already said whose */
-    e->blamed = p;
-    return wg_fail(s, "%s plugin '%s' (%s), %s: %s", kind_of(e, p), p->plugin->name,
+    if (e->hooks.blamed) return wg_fail(s, "%s", message); /* an inner hook already said whose */
+    e->hooks.blamed = p;
+    return wg_fail(s, "%s plugin '%s' (%s), %s: %s", exp_plugin_kind(e, p), p->plugin->name,
                    p->plugin->path, hook, message);
 }
 
@@ -35,8 +28,8 @@ wg_status exp_check_batch(wg_experiment *e, wg_build *b, wg_node x) {
     char a[64], w[64];
     wg_status s = wg_fail(WG_ERR_SHAPE, "the critic was applied to %s, not a batch of samples %s",
                           x == WG_NONE ? "no node" : wg_shape_str(&have, a, sizeof a),
-                          wg_shape_str(&e->sample_shape, w, sizeof w));
-    return e->lipschitz.plugin ? exp_blame(e, &e->lipschitz, "penalty", s) : s;
+                          wg_shape_str(&e->plugins.sample_shape, w, sizeof w));
+    return e->plugins.lipschitz.plugin ? exp_blame(e, &e->plugins.lipschitz, "penalty", s) : s;
 }
 
 /* A metric the plugin added that takes a built-in column's name; allowed only when it
@@ -45,18 +38,19 @@ static const char *taken_metric(const wg_experiment *e, const wg_build *b, wg_no
                                 const char *column) {
     for (int i = 0; i < b->n_metrics; i++)
         for (int c = 0; c < COL_FIXED_COUNT; c++)
-            if (!strcmp(b->metrics[i].name, e->columns[c].name) &&
-                !(column && !strcmp(column, e->columns[c].name) && b->metrics[i].node == output))
+            if (!strcmp(b->metrics[i].name, e->steps.columns[c].name) &&
+                !(column && !strcmp(column, e->steps.columns[c].name) &&
+                  b->metrics[i].node == output))
                 return b->metrics[i].name;
     return NULL;
 }
 
-wg_status exp_hook_done(wg_experiment *e, wg_build *b, exp_plugin *p, const char *hook,
+wg_status exp_hook_done(wg_experiment *e, wg_build *b, const exp_plugin *p, const char *hook,
                         wg_status s) {
     return exp_hook_output(e, b, p, hook, s, WG_NONE, NULL);
 }
 
-wg_status exp_hook_output(wg_experiment *e, wg_build *b, exp_plugin *p, const char *hook,
+wg_status exp_hook_output(wg_experiment *e, wg_build *b, const exp_plugin *p, const char *hook,
                           wg_status s, wg_node output, const char *column) {
     if (s == WG_OK) s = wg_build_check(b);
     if (s != WG_OK) return exp_blame(e, p, hook, s);
@@ -79,14 +73,4 @@ wg_status exp_hook_output(wg_experiment *e, wg_build *b, exp_plugin *p, const ch
                                  "metrics.csv; give it another name",
                                  taken));
     return WG_OK;
-}
-
-/* At load, a failure that tracing blamed on a plugin is a configuration error at the
- * plugin's `plugin:` key. */
-wg_status exp_trace_checked(wg_experiment *e) {
-    wg_status s = exp_trace(e);
-    if (s == WG_OK || !e->blamed) return s;
-    char message[1024];
-    snprintf(message, sizeof message, "%s", wg_last_error());
-    return wg_cfg_error(wg_cfg_get(e->blamed->section, "plugin"), "%s", message);
 }

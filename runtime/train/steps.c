@@ -1,10 +1,12 @@
 /* The step graphs: critic step, generator step, projection, diagnostics and samples,
  * all in one f32 graph, each traced once and planned once. */
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wgan/philox.h"
+#include "optim_internal.h"
 #include "plugin/build.h"
 #include "train_internal.h"
 
@@ -25,21 +27,21 @@ static const char *const fixed_names[COL_FIXED_COUNT] = {
 int exp_critic_iterations(const wg_experiment *e, int64_t g) {
     /* the official WGAN code's schedule: a well-trained critic before the generator
      * moves, and again every 500 generator steps */
-    if (e->warmup && (g < 25 || g % 500 == 0)) return 100;
-    return e->n_critic;
+    if (e->cfg.warmup && (g < 25 || g % 500 == 0)) return 100;
+    return e->cfg.n_critic;
 }
 
 int64_t exp_critic_steps_before(const wg_experiment *e, int64_t gen) {
-    if (!e->warmup) return gen * e->n_critic;
+    if (!e->cfg.warmup) return gen * e->cfg.n_critic;
     /* warm-up steps: g < 25, and the multiples of 500 from 500 on */
     int64_t warm = (gen < 25 ? gen : 25) + (gen > 500 ? (gen - 1) / 500 : 0);
-    return warm * 100 + (gen - warm) * e->n_critic;
+    return warm * 100 + (gen - warm) * e->cfg.n_critic;
 }
 
 wg_status exp_run_aside(wg_experiment *e, wg_plan *plan) {
-    uint64_t step = wg_session_step(e->session);
+    uint64_t step = wg_session_step(e->steps.session);
     wg_status s = wg_plan_run(plan);
-    wg_session_set_step(e->session, step);
+    wg_session_set_step(e->steps.session, step);
     return s;
 }
 
@@ -55,21 +57,21 @@ wg_status exp_apply_critic(void *self, wg_build *build, wg_node x, wg_node *scor
     if (s == WG_OK) s = exp_check_batch(e, build, x);
     if (s != WG_OK) return s;
     wg_build_enter_network(build, "critic");
-    s = e->arch.plugin->vt.arch.critic(e->arch.state, build, x, score);
+    s = e->plugins.arch.plugin->vt.arch.critic(e->plugins.arch.state, build, x, score);
     wg_build_leave(build);
-    return exp_hook_done(e, build, &e->arch, "critic", s);
+    return exp_hook_done(e, build, &e->plugins.arch, "critic", s);
 }
 
 wg_status exp_apply_generator(wg_experiment *e, wg_build *build, wg_node z, wg_node *x) {
     wg_build_enter_network(build, "generator");
-    wg_status s = e->arch.plugin->vt.arch.generator(e->arch.state, build, z, x);
+    wg_status s = e->plugins.arch.plugin->vt.arch.generator(e->plugins.arch.state, build, z, x);
     wg_build_leave(build);
-    return exp_hook_done(e, build, &e->arch, "generator", s);
+    return exp_hook_done(e, build, &e->plugins.arch, "generator", s);
 }
 
 void exp_begin_build(wg_experiment *e, wg_build *b, const char *trace, int64_t batch) {
-    wg_build_begin(b, e->graph, &e->registry, trace, batch, e->lipschitz.plugin,
-                   e->lipschitz.state);
+    wg_build_begin(b, e->steps.graph, &e->steps.registry, trace, batch, e->plugins.lipschitz.plugin,
+                   e->plugins.lipschitz.state);
 }
 
 /* A plugin's failure while tracing, with the step it happened in. */
@@ -79,12 +81,6 @@ wg_status exp_traced(wg_build *b, wg_status s, const char *what) {
     char message[1024];
     snprintf(message, sizeof message, "%s", wg_last_error());
     return wg_fail(s, "building the %s: %s", what, message);
-}
-
-wg_shape exp_batch_shape(const wg_experiment *e, int64_t n) {
-    wg_shape s = {e->sample_shape.ndim + 1, {n}};
-    for (int k = 0; k < e->sample_shape.ndim; k++) s.dim[k + 1] = e->sample_shape.dim[k];
-    return s;
 }
 
 /* ---- targets ---- */
@@ -118,19 +114,23 @@ static wg_status push_all(targets *t, const wg_build *b, const wg_optimizer *opt
 }
 
 static int find_column(const wg_experiment *e, const char *name) {
-    for (int i = 0; i < e->n_columns; i++)
-        if (!strcmp(e->columns[i].name, name)) return i;
+    for (int i = 0; i < e->steps.n_columns; i++)
+        if (!strcmp(e->steps.columns[i].name, name)) return i;
     return -1;
 }
 
 bool exp_add_column(wg_experiment *e, const char *name, exp_source source, wg_node node) {
-    if (e->n_columns == WG_EXP_MAX_COLUMNS) return false;
-    exp_column *c = &e->columns[e->n_columns++];
+    if (e->steps.n_columns == WG_EXP_MAX_COLUMNS) return false;
+    exp_column *c = &e->steps.columns[e->steps.n_columns++];
     snprintf(c->name, sizeof c->name, "%s", name);
     c->source = source;
     c->node = node;
     c->value = 0;
     return true;
+}
+
+void exp_set_value(wg_experiment *e, int column, double value) {
+    e->steps.columns[column].value = value;
 }
 
 /* Metrics a plugin added, as extra columns; a name already taken by the runtime's
@@ -149,16 +149,17 @@ static void add_plugin_columns(wg_experiment *e, const wg_build *b, exp_source s
 /* Trainable parameters of `network`, in registry order. */
 static wg_status network_params(wg_experiment *e, const char *network, wg_node **params,
                                 int *count) {
-    *count = wg_registry_params(&e->registry, network, NULL, 0);
+    *count = wg_registry_params(&e->steps.registry, network, NULL, 0);
     *params = malloc((size_t)(*count ? *count : 1) * sizeof **params);
     if (!*params) return wg_fail(WG_ERR_NOMEM, "out of memory building the step");
-    wg_registry_params(&e->registry, network, *params, *count);
+    wg_registry_params(&e->steps.registry, network, *params, *count);
     if (*count == 0) return wg_fail(WG_ERR_PLUGIN, "the %s has no trainable parameters", network);
     return WG_OK;
 }
 
 /* Gradients of `loss` with respect to the network's parameters and the optimizer
- * that applies them. */
+ * that applies them, at the rate of a [1] input when a schedule changes it; the
+ * generator's average of its weights when there is one. */
 static wg_status optimize(wg_experiment *e, const char *network, int which, wg_node loss) {
     wg_node *params, *grads = NULL;
     int count;
@@ -167,12 +168,20 @@ static wg_status optimize(wg_experiment *e, const char *network, int which, wg_n
         grads = malloc((size_t)count * sizeof *grads);
         if (!grads) s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
     }
-    if (s == WG_OK) s = wg_grad(e->graph, loss, count, params, grads);
+    if (s == WG_OK) s = wg_grad(e->steps.graph, loss, count, params, grads);
     char prefix[64];
     snprintf(prefix, sizeof prefix, "optimizer.%s", network);
+    wg_node lr = WG_NONE;
+    if (s == WG_OK && e->cfg.schedule[which].kind != EXP_SCHEDULE_CONSTANT) {
+        char name[80];
+        snprintf(name, sizeof name, "%s.lr", prefix);
+        lr = e->steps.lr[which] = wg_input(e->steps.graph, wg_shape1(1), name);
+    }
     if (s == WG_OK)
-        s = wg_optimizer_new(e->graph, &e->optim[which], count, params, grads, prefix,
-                             &e->optimizer[which]);
+        s = wg_optimizer_new_lr(e->steps.graph, &e->cfg.optim[which], count, params, grads, prefix,
+                                lr, &e->steps.optimizer[which]);
+    if (s == WG_OK && which == 1 && e->cfg.ema)
+        s = exp_ema_trace(e, e->steps.optimizer[1], count, params);
     free(params);
     free(grads);
     return s;
@@ -182,35 +191,38 @@ static wg_status optimize(wg_experiment *e, const char *network, int which, wg_n
 
 static wg_status build_critic_step(wg_experiment *e, targets *t) {
     wg_build b;
-    exp_begin_build(e, &b, "critic_step", e->batch);
-    wg_graph *g = e->graph;
-    e->real = wg_input(g, exp_batch_shape(e, e->batch), "real");
-    wg_node z = wg_random_normal(g, "z", wg_shape2(e->batch, e->noise_dim), 0, 1);
+    exp_begin_build(e, &b, "critic_step", e->cfg.batch);
+    wg_graph *g = e->steps.graph;
+    e->steps.real = wg_input(g, exp_batch_shape(e, e->cfg.batch), "real");
+    wg_node z = wg_random_normal(g, "z", wg_shape2(e->cfg.batch, e->plugins.noise_dim), 0, 1);
     wg_node fake = WG_NONE, s_real = WG_NONE, s_fake = WG_NONE, loss = WG_NONE;
     wg_node penalty = WG_NONE;
     wg_status s = exp_apply_generator(e, &b, z, &fake);
-    if (s == WG_OK) s = exp_apply_critic(e, &b, e->real, &s_real);
+    if (s == WG_OK) s = exp_apply_critic(e, &b, e->steps.real, &s_real);
     if (s == WG_OK) s = exp_apply_critic(e, &b, fake, &s_fake);
     if (s == WG_OK) {
-        s = wg_build_critic_loss(&b, e->loss.plugin, e->loss.state, s_real, s_fake, &loss);
-        s = exp_hook_output(e, &b, &e->loss, "critic_loss", s, loss, fixed_names[COL_CRITIC_LOSS]);
+        s = wg_build_critic_loss(&b, e->plugins.loss.plugin, e->plugins.loss.state, s_real, s_fake,
+                                 &loss);
+        s = exp_hook_output(e, &b, &e->plugins.loss, "critic_loss", s, loss,
+                            fixed_names[COL_CRITIC_LOSS]);
     }
     const wg_lipschitz_vtable *lip = b.lipschitz;
     if (s == WG_OK && lip && (lip->penalty || lip->penalty_ctx)) {
         wg_critic_fn fn = {exp_apply_critic, e};
-        s = wg_build_penalty(&b, &fn, e->real, fake, s_real, s_fake, &penalty);
-        s = exp_hook_output(e, &b, &e->lipschitz, "penalty", s, penalty, fixed_names[COL_PENALTY]);
+        s = wg_build_penalty(&b, &fn, e->steps.real, fake, s_real, s_fake, &penalty);
+        s = exp_hook_output(e, &b, &e->plugins.lipschitz, "penalty", s, penalty,
+                            fixed_names[COL_PENALTY]);
     }
     s = exp_traced(&b, s, "critic step");
     wg_node total = penalty == WG_NONE ? loss : wg_add(g, loss, penalty);
     wg_node w = wg_sub(g, wg_mean_all(g, s_real), wg_mean_all(g, s_fake));
     if (s == WG_OK) s = exp_traced(&b, optimize(e, "critic", 0, total), "critic step");
     if (s == WG_OK) {
-        e->columns[COL_W].node = w;
-        e->columns[COL_CRITIC_LOSS].node = loss;
-        e->columns[COL_PENALTY].node = penalty;
+        e->steps.columns[COL_W].node = w;
+        e->steps.columns[COL_CRITIC_LOSS].node = loss;
+        e->steps.columns[COL_PENALTY].node = penalty;
         add_plugin_columns(e, &b, EXP_SRC_CRITIC);
-        s = push_all(t, &b, e->optimizer[0]);
+        s = push_all(t, &b, e->steps.optimizer[0]);
         if (s == WG_OK && !(push(t, w) && push(t, loss) && push(t, penalty)))
             s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
     }
@@ -220,22 +232,27 @@ static wg_status build_critic_step(wg_experiment *e, targets *t) {
 
 static wg_status build_generator_step(wg_experiment *e, targets *t) {
     wg_build b;
-    exp_begin_build(e, &b, "generator_step", e->batch);
-    wg_graph *g = e->graph;
-    wg_node z = wg_random_normal(g, "z", wg_shape2(e->batch, e->noise_dim), 0, 1);
+    exp_begin_build(e, &b, "generator_step", e->cfg.batch);
+    wg_graph *g = e->steps.graph;
+    wg_node z = wg_random_normal(g, "z", wg_shape2(e->cfg.batch, e->plugins.noise_dim), 0, 1);
     wg_node fake = WG_NONE, score = WG_NONE, loss = WG_NONE;
     wg_status s = exp_apply_generator(e, &b, z, &fake);
     if (s == WG_OK) s = exp_apply_critic(e, &b, fake, &score);
     if (s == WG_OK) {
-        s = wg_build_generator_loss(&b, e->loss.plugin, e->loss.state, score, &loss);
-        s = exp_hook_output(e, &b, &e->loss, "generator_loss", s, loss, fixed_names[COL_GEN_LOSS]);
+        s = wg_build_generator_loss(&b, e->plugins.loss.plugin, e->plugins.loss.state, score,
+                                    &loss);
+        s = exp_hook_output(e, &b, &e->plugins.loss, "generator_loss", s, loss,
+                            fixed_names[COL_GEN_LOSS]);
     }
     s = exp_traced(&b, s, "generator step");
     if (s == WG_OK) s = exp_traced(&b, optimize(e, "generator", 1, loss), "generator step");
     if (s == WG_OK) {
-        e->columns[COL_GEN_LOSS].node = loss;
+        e->steps.columns[COL_GEN_LOSS].node = loss;
         add_plugin_columns(e, &b, EXP_SRC_GEN);
-        s = push_all(t, &b, e->optimizer[1]);
+        s = push_all(t, &b, e->steps.optimizer[1]);
+        for (int i = 0; i < e->ema.count && s == WG_OK; i++)
+            if (!push(t, e->ema.updates[i]))
+                s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
         if (s == WG_OK && !push(t, loss))
             s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
     }
@@ -246,27 +263,27 @@ static wg_status build_generator_step(wg_experiment *e, targets *t) {
 /* assign(p, project(p)) for every critic parameter, when the strategy projects. */
 static wg_status build_projection(wg_experiment *e, targets *t) {
     const wg_lipschitz_vtable *lip =
-        e->lipschitz.plugin ? &e->lipschitz.plugin->vt.lipschitz : NULL;
+        e->plugins.lipschitz.plugin ? &e->plugins.lipschitz.plugin->vt.lipschitz : NULL;
     if (!lip || !lip->project) return WG_OK;
     wg_build b;
-    exp_begin_build(e, &b, "projection", e->batch);
+    exp_begin_build(e, &b, "projection", e->cfg.batch);
     wg_build_set_network(&b, "critic");
     wg_status s = WG_OK;
-    int count = e->registry.count; /* the hook may add state; project what existed */
+    int count = e->steps.registry.count; /* the hook may add state; project what existed */
     for (int i = 0; i < count && s == WG_OK; i++) {
-        const wg_variable_entry *v = &e->registry.entries[i];
+        const wg_variable_entry *v = &e->steps.registry.entries[i];
         if (!v->trainable || strncmp(v->name, "critic.", 7) != 0) continue;
         wg_node node = v->node, projected = WG_NONE;
         const char *name = v->name + 7; /* the string stays put when the hook adds entries */
         wg_param_role role = v->role;
-        wg_build_enter_plugin(&b, e->lipschitz.plugin);
+        wg_build_enter_plugin(&b, e->plugins.lipschitz.plugin);
         wg_build_enter(&b, name);
-        s = lip->project(e->lipschitz.state, &b, name, role, node, &projected);
+        s = lip->project(e->plugins.lipschitz.state, &b, name, role, node, &projected);
         wg_build_leave(&b);
         wg_build_leave(&b);
-        s = exp_hook_done(e, &b, &e->lipschitz, "project", s);
+        s = exp_hook_done(e, &b, &e->plugins.lipschitz, "project", s);
         if (s == WG_OK && projected != WG_NONE && projected != node &&
-            !push(t, wg_assign(e->graph, node, projected)))
+            !push(t, wg_assign(e->steps.graph, node, projected)))
             s = wg_fail(WG_ERR_NOMEM, "out of memory building the projection");
     }
     s = exp_traced(&b, s, "projection");
@@ -277,7 +294,7 @@ static wg_status build_projection(wg_experiment *e, targets *t) {
 
 wg_status exp_input_grad_norm(wg_experiment *e, wg_build *b, wg_node x, wg_node *score_out,
                               wg_node *norm) {
-    wg_graph *g = e->graph;
+    wg_graph *g = e->steps.graph;
     wg_node score = WG_NONE, grad = WG_NONE;
     wg_status s = exp_apply_critic(e, b, x, &score);
     if (s == WG_OK) s = wg_grad(g, wg_sum_all(g, score), 1, &x, &grad);
@@ -291,14 +308,15 @@ wg_status exp_input_grad_norm(wg_experiment *e, wg_build *b, wg_node x, wg_node 
  * so the training steps never compute them. */
 static wg_status build_diagnostics(wg_experiment *e, targets *t) {
     wg_build b;
-    exp_begin_build(e, &b, "diagnostics", e->batch);
-    wg_node z = wg_random_normal(e->graph, "z", wg_shape2(e->batch, e->noise_dim), 0, 1);
+    exp_begin_build(e, &b, "diagnostics", e->cfg.batch);
+    wg_node z =
+        wg_random_normal(e->steps.graph, "z", wg_shape2(e->cfg.batch, e->plugins.noise_dim), 0, 1);
     wg_node fake = WG_NONE;
-    wg_status s = exp_input_grad_norm(e, &b, e->real, NULL, &e->diag_norm_real);
+    wg_status s = exp_input_grad_norm(e, &b, e->steps.real, NULL, &e->steps.diag_norm_real);
     if (s == WG_OK) s = exp_apply_generator(e, &b, z, &fake);
-    if (s == WG_OK) s = exp_input_grad_norm(e, &b, fake, NULL, &e->diag_norm_fake);
+    if (s == WG_OK) s = exp_input_grad_norm(e, &b, fake, NULL, &e->steps.diag_norm_fake);
     s = exp_traced(&b, s, "diagnostics");
-    if (s == WG_OK && !(push(t, e->diag_norm_real) && push(t, e->diag_norm_fake)))
+    if (s == WG_OK && !(push(t, e->steps.diag_norm_real) && push(t, e->steps.diag_norm_fake)))
         s = wg_fail(WG_ERR_NOMEM, "out of memory building the diagnostics");
     wg_build_end(&b);
     return s;
@@ -306,11 +324,12 @@ static wg_status build_diagnostics(wg_experiment *e, targets *t) {
 
 static wg_status build_samples(wg_experiment *e, targets *t) {
     wg_build b;
-    exp_begin_build(e, &b, "samples", e->n_samples);
-    e->sample_noise = wg_input(e->graph, wg_shape2(e->n_samples, e->noise_dim), "sample_noise");
-    wg_status s =
-        exp_traced(&b, exp_apply_generator(e, &b, e->sample_noise, &e->sample_out), "sampler");
-    if (s == WG_OK && !push(t, e->sample_out))
+    exp_begin_build(e, &b, "samples", e->cfg.n_samples);
+    e->steps.sample_noise =
+        wg_input(e->steps.graph, wg_shape2(e->cfg.n_samples, e->plugins.noise_dim), "sample_noise");
+    wg_status s = exp_traced(
+        &b, exp_apply_generator(e, &b, e->steps.sample_noise, &e->steps.sample_out), "sampler");
+    if (s == WG_OK && !push(t, e->steps.sample_out))
         s = wg_fail(WG_ERR_NOMEM, "out of memory building the sampler");
     wg_build_end(&b);
     return s;
@@ -318,34 +337,45 @@ static wg_status build_samples(wg_experiment *e, targets *t) {
 
 /* ---- host data that never changes ---- */
 
+void exp_draw_sample_noise(const wg_experiment *e, uint64_t seed, int64_t first, int64_t rows,
+                           float *z) {
+    wg_init normal = {WG_INIT_NORMAL, 0, 1, 0};
+    uint64_t stream = wg_philox_stream(WG_SAMPLE_NOISE_KEY);
+    int64_t at = first * e->plugins.noise_dim, n = rows * e->plugins.noise_dim;
+    for (int64_t i = 0; i < n; i++)
+        z[i] = (float)wg_host_draw(&normal, stream, (uint64_t)(at + i), seed);
+}
+
 /* Fixed N(0, 1) noise for the pictures, a host draw of its own key, so the pictures
  * of one run show the same latent points at every step. */
 static wg_status write_sample_noise(wg_experiment *e) {
-    int64_t n = e->n_samples * e->noise_dim;
+    int64_t n = e->cfg.n_samples * e->plugins.noise_dim;
     float *z = malloc((size_t)n * sizeof *z);
     if (!z) return wg_fail(WG_ERR_NOMEM, "out of memory drawing sample noise");
-    exp_draw_sample_noise(e, e->seed, 0, e->n_samples, z);
-    wg_status s = wg_session_write(e->session, e->sample_noise, z);
+    exp_draw_sample_noise(e, e->cfg.seed, 0, e->cfg.n_samples, z);
+    wg_status s = wg_session_write(e->steps.session, e->steps.sample_noise, z);
     free(z);
     return s;
 }
 
 static wg_status read_real_samples(wg_experiment *e) {
-    e->real_host = malloc((size_t)(e->batch * e->sample_numel) * sizeof(float));
-    e->real_plot = malloc((size_t)(e->n_samples * e->sample_numel) * sizeof(float));
-    if (!e->real_host || !e->real_plot)
+    e->steps.real_host = malloc((size_t)(e->cfg.batch * e->plugins.sample_numel) * sizeof(float));
+    e->steps.real_plot =
+        malloc((size_t)(e->cfg.n_samples * e->plugins.sample_numel) * sizeof(float));
+    if (!e->steps.real_host || !e->steps.real_plot)
         return wg_fail(WG_ERR_NOMEM, "out of memory for data batches");
-    wg_status s = e->data.plugin->vt.data.batch(e->data.state, 0, e->n_samples, e->real_plot);
+    wg_status s = e->plugins.data.plugin->vt.data.batch(e->plugins.data.state, 0, e->cfg.n_samples,
+                                                        e->steps.real_plot);
     if (s != WG_OK) {
         char message[1024];
         snprintf(message, sizeof message, "%s", wg_last_error());
-        return wg_fail(s, "data plugin '%s': %s", e->data.plugin->name, message);
+        return wg_fail(s, "data plugin '%s': %s", e->plugins.data.plugin->name, message);
     }
     return WG_OK;
 }
 
 static wg_status plan(wg_experiment *e, targets *t, wg_plan **out) {
-    wg_status s = t->n ? wg_plan_new(e->session, t->n, t->v, out) : WG_OK;
+    wg_status s = t->n ? wg_plan_new(e->steps.session, t->n, t->v, out) : WG_OK;
     free(t->v);
     *t = (targets){0};
     return s;
@@ -356,100 +386,241 @@ struct exp_targets {
     targets critic, gen, project, diag, samples;
 };
 
-void exp_targets_free(wg_experiment *e) {
-    if (!e->targets) return;
-    free(e->targets->critic.v);
-    free(e->targets->gen.v);
-    free(e->targets->project.v);
-    free(e->targets->diag.v);
-    free(e->targets->samples.v);
-    free(e->targets);
-    e->targets = NULL;
+static void targets_free(wg_experiment *e) {
+    if (!e->steps.targets) return;
+    free(e->steps.targets->critic.v);
+    free(e->steps.targets->gen.v);
+    free(e->steps.targets->project.v);
+    free(e->steps.targets->diag.v);
+    free(e->steps.targets->samples.v);
+    free(e->steps.targets);
+    e->steps.targets = NULL;
 }
 
 wg_status exp_trace(wg_experiment *e) {
-    e->graph = wg_graph_new(WG_F32);
-    if (!e->graph) return wg_fail(WG_ERR_NOMEM, "out of memory creating the step graph");
-    e->n_columns = 0;
+    e->steps.real = e->steps.sample_noise = e->steps.sample_out = WG_NONE;
+    e->steps.diag_norm_real = e->steps.diag_norm_fake = WG_NONE;
+    e->steps.lr[0] = e->steps.lr[1] = WG_NONE;
+    e->steps.lr_column[0] = e->steps.lr_column[1] = -1;
+    e->steps.graph = wg_graph_new(WG_F32);
+    if (!e->steps.graph) return wg_fail(WG_ERR_NOMEM, "out of memory creating the step graph");
+    e->steps.n_columns = 0;
     for (int i = 0; i < COL_FIXED_COUNT; i++)
         exp_add_column(e, fixed_names[i], EXP_SRC_COUNTER, WG_NONE);
-    e->columns[COL_W].source = e->columns[COL_CRITIC_LOSS].source = EXP_SRC_CRITIC;
-    e->columns[COL_PENALTY].source = EXP_SRC_CRITIC;
-    e->columns[COL_GEN_LOSS].source = EXP_SRC_GEN;
-    for (int i = COL_GNORM_REAL; i <= COL_GNORM_MAX; i++) e->columns[i].source = EXP_SRC_DIAG;
+    e->steps.columns[COL_W].source = e->steps.columns[COL_CRITIC_LOSS].source = EXP_SRC_CRITIC;
+    e->steps.columns[COL_PENALTY].source = EXP_SRC_CRITIC;
+    e->steps.columns[COL_GEN_LOSS].source = EXP_SRC_GEN;
+    for (int i = COL_GNORM_REAL; i <= COL_GNORM_MAX; i++) e->steps.columns[i].source = EXP_SRC_DIAG;
 
-    struct exp_targets *t = e->targets = calloc(1, sizeof *e->targets);
+    struct exp_targets *t = e->steps.targets = calloc(1, sizeof *e->steps.targets);
     if (!t) return wg_fail(WG_ERR_NOMEM, "out of memory tracing the step graphs");
     wg_status s = build_critic_step(e, &t->critic);
     if (s == WG_OK) s = build_generator_step(e, &t->gen);
     if (s == WG_OK) s = build_projection(e, &t->project);
     if (s == WG_OK) s = build_diagnostics(e, &t->diag);
     if (s == WG_OK) s = build_samples(e, &t->samples);
-    /* plans point into the graph's nodes: every node must exist before the first plan */
-    if (s == WG_OK) s = exp_eval_trace(e);
+    /* the learning rates a schedule changes, as the logged step used them */
+    static const char *const lr_names[2] = {"lr_critic", "lr_generator"};
+    for (int k = 0; k < 2 && s == WG_OK; k++) {
+        if (e->steps.lr[k] == WG_NONE) continue;
+        e->steps.lr_column[k] = e->steps.n_columns;
+        if (!exp_add_column(e, lr_names[k], EXP_SRC_COUNTER, WG_NONE))
+            s = wg_fail(WG_ERR_INVALID, "more than %d metrics columns", WG_EXP_MAX_COLUMNS);
+    }
     return s;
 }
 
-wg_status exp_build(wg_experiment *e) {
-    wg_status s = e->targets ? WG_OK : exp_trace(e);
-    struct exp_targets *t = e->targets;
-    if (s == WG_OK) s = wg_session_new(e->graph, e->device, e->seed, &e->session);
-    if (s == WG_OK) s = plan(e, &t->critic, &e->critic_plan);
-    if (s == WG_OK) s = plan(e, &t->gen, &e->gen_plan);
-    if (s == WG_OK) s = plan(e, &t->project, &e->project_plan);
-    if (s == WG_OK) s = plan(e, &t->diag, &e->diag_plan);
-    if (s == WG_OK) s = plan(e, &t->samples, &e->sample_plan);
-    exp_targets_free(e);
+wg_status exp_steps_open(wg_experiment *e) {
+    struct exp_targets *t = e->steps.targets;
+    if (!t) return wg_fail(WG_ERR_INVALID, "the step graphs were not traced");
+    wg_status s = wg_device_open(e->cfg.device_spec, &e->steps.device);
+    if (s != WG_OK) {
+        char message[1024];
+        snprintf(message, sizeof message, "%s", wg_last_error());
+        return wg_fail(s, "device '%s': %s", e->cfg.device_spec, message);
+    }
+    s = wg_session_new(e->steps.graph, e->steps.device, e->cfg.seed, &e->steps.session);
+    if (s == WG_OK) s = plan(e, &t->critic, &e->steps.critic_plan);
+    if (s == WG_OK) s = plan(e, &t->gen, &e->steps.gen_plan);
+    if (s == WG_OK) s = plan(e, &t->project, &e->steps.project_plan);
+    if (s == WG_OK) s = plan(e, &t->diag, &e->steps.diag_plan);
+    if (s == WG_OK) s = plan(e, &t->samples, &e->steps.sample_plan);
+    targets_free(e);
+    if (s == WG_OK) s = exp_ema_plan(e);
     if (s == WG_OK) s = write_sample_noise(e);
     if (s == WG_OK) s = read_real_samples(e);
     return s;
 }
 
+wg_status exp_steps_initialize(wg_experiment *e) {
+    wg_status s = wg_registry_initialize(&e->steps.registry, e->steps.session, e->cfg.seed);
+    /* the critic starts inside the constraint set, as the official clipping code
+     * clamps before its first update */
+    if (s == WG_OK && e->steps.project_plan) s = wg_plan_run(e->steps.project_plan);
+    if (s == WG_OK && e->ema.copy_plan) s = exp_run_aside(e, e->ema.copy_plan);
+    return s;
+}
+
+/* Optimizer k's learning rate in generator step g, as the graph holds it. */
+static float lr_at(const wg_experiment *e, int k, int64_t g) {
+    return (float)exp_schedule_lr(&e->cfg.schedule[k], exp_optim_lr(&e->cfg.optim[k]), g,
+                                  e->cfg.steps);
+}
+
+wg_status exp_steps_schedule(wg_experiment *e, int64_t g) {
+    wg_status s = WG_OK;
+    for (int k = 0; k < 2 && s == WG_OK; k++) {
+        if (e->steps.lr[k] == WG_NONE) continue;
+        float lr = lr_at(e, k, g);
+        s = wg_session_write(e->steps.session, e->steps.lr[k], &lr);
+    }
+    return s == WG_OK ? exp_ema_set_decay(e, g) : s;
+}
+
+wg_status exp_swap_ema(wg_experiment *e) {
+    return e->ema.use && e->ema.swap_plan ? exp_run_aside(e, e->ema.swap_plan) : WG_OK;
+}
+
+void exp_steps_free(wg_experiment *e) {
+    exp_ema_free(e);
+    wg_plan_free(e->steps.critic_plan);
+    wg_plan_free(e->steps.gen_plan);
+    wg_plan_free(e->steps.project_plan);
+    wg_plan_free(e->steps.diag_plan);
+    wg_plan_free(e->steps.sample_plan);
+    for (int i = 0; i < 2; i++) wg_optimizer_free(e->steps.optimizer[i]);
+    wg_session_free(e->steps.session);
+    targets_free(e);
+    wg_registry_free(&e->steps.registry);
+    wg_graph_free(e->steps.graph);
+    if (e->steps.device) wg_device_close(e->steps.device);
+    free(e->steps.real_host);
+    free(e->steps.real_plot);
+}
+
+/* ---- reading the metrics back ---- */
+
+static wg_status read_scalar(wg_plan *plan, wg_node node, double *out) {
+    if (node == WG_NONE) {
+        *out = 0;
+        return WG_OK;
+    }
+    float v;
+    wg_status s = wg_plan_read(plan, node, &v);
+    *out = v;
+    return s;
+}
+
+static wg_status read_diagnostics(wg_experiment *e) {
+    float *norms = malloc((size_t)(2 * e->cfg.batch) * sizeof *norms);
+    if (!norms) return wg_fail(WG_ERR_NOMEM, "out of memory reading gradient norms");
+    wg_status s = exp_run_aside(e, e->steps.diag_plan);
+    if (s == WG_OK) s = wg_plan_read(e->steps.diag_plan, e->steps.diag_norm_real, norms);
+    if (s == WG_OK)
+        s = wg_plan_read(e->steps.diag_plan, e->steps.diag_norm_fake, norms + e->cfg.batch);
+    if (s == WG_OK) {
+        double sum[2] = {0, 0}, lo = INFINITY, hi = -INFINITY;
+        for (int64_t i = 0; i < 2 * e->cfg.batch; i++) {
+            sum[i >= e->cfg.batch] += norms[i];
+            lo = fmin(lo, norms[i]);
+            hi = fmax(hi, norms[i]);
+        }
+        e->steps.columns[COL_GNORM_REAL].value = sum[0] / (double)e->cfg.batch;
+        e->steps.columns[COL_GNORM_FAKE].value = sum[1] / (double)e->cfg.batch;
+        e->steps.columns[COL_GNORM_MIN].value = lo;
+        e->steps.columns[COL_GNORM_MAX].value = hi;
+    }
+    free(norms);
+    return s;
+}
+
+wg_status exp_read_metrics(wg_experiment *e, bool diagnostics) {
+    wg_status s = WG_OK;
+    for (int i = 0; i < e->steps.n_columns && s == WG_OK; i++) {
+        exp_column *c = &e->steps.columns[i];
+        if (c->source == EXP_SRC_CRITIC) s = read_scalar(e->steps.critic_plan, c->node, &c->value);
+        if (c->source == EXP_SRC_GEN) s = read_scalar(e->steps.gen_plan, c->node, &c->value);
+    }
+    if (s != WG_OK) return s;
+    e->steps.columns[COL_STEP].value = (double)e->loop.gen_step;
+    e->steps.columns[COL_CRITIC_STEP].value = (double)e->loop.critic_step;
+    e->steps.columns[COL_SECONDS].value = exp_seconds(e);
+    for (int k = 0; k < 2; k++)
+        if (e->steps.lr_column[k] >= 0)
+            e->steps.columns[e->steps.lr_column[k]].value = lr_at(e, k, e->loop.gen_step - 1);
+    static const int losses[] = {COL_W, COL_CRITIC_LOSS, COL_GEN_LOSS, COL_PENALTY};
+    for (size_t i = 0; i < sizeof losses / sizeof *losses; i++) {
+        const exp_column *c = &e->steps.columns[losses[i]];
+        if (!isfinite(c->value)) {
+            /* promise a checkpoint only when there is one (written or resumed from) */
+            char path[4200];
+            snprintf(path, sizeof path, "%s/checkpoint.safetensors", e->run.dir);
+            return wg_fail(WG_ERR_NUMERIC,
+                           "training diverged: %s is %g at generator step %" PRId64
+                           " (critic step %" PRId64 "); %s",
+                           c->name, c->value, e->loop.gen_step, e->loop.critic_step,
+                           wg_file_exists(path) ? "the run folder keeps the last good checkpoint"
+                                                : "no checkpoint was written before it");
+        }
+    }
+    e->steps.have_w = true;
+    return diagnostics ? read_diagnostics(e) : WG_OK;
+}
+
 wg_status wg_experiment_generate(wg_experiment *e, float **samples, int64_t *count,
                                  int64_t *numel) {
     *samples = NULL;
-    if (!e->sample_plan) return wg_fail(WG_ERR_INVALID, "the experiment has not been run");
-    float *out = malloc((size_t)(e->n_samples * e->sample_numel) * sizeof *out);
+    if (!e->steps.sample_plan) return wg_fail(WG_ERR_INVALID, "the experiment has not been run");
+    float *out = malloc((size_t)(e->cfg.n_samples * e->plugins.sample_numel) * sizeof *out);
     if (!out) return wg_fail(WG_ERR_NOMEM, "out of memory generating samples");
-    wg_status s = exp_run_aside(e, e->sample_plan);
-    if (s == WG_OK) s = wg_plan_read(e->sample_plan, e->sample_out, out);
+    wg_status s = exp_swap_ema(e);
+    if (s == WG_OK) {
+        s = exp_run_aside(e, e->steps.sample_plan);
+        if (s == WG_OK) s = wg_plan_read(e->steps.sample_plan, e->steps.sample_out, out);
+        wg_status back = exp_swap_ema(e);
+        if (s == WG_OK) s = back;
+    }
     if (s != WG_OK) {
         free(out);
         return s;
     }
     *samples = out;
-    *count = e->n_samples;
-    *numel = e->sample_numel;
+    *count = e->cfg.n_samples;
+    *numel = e->plugins.sample_numel;
     return WG_OK;
 }
 
 /* ---- sizes and work, for wgan bench ---- */
 
 static size_t node_bytes(const wg_experiment *e, wg_node node) {
-    return node == WG_NONE ? 0 : (size_t)wg_node_numel(e->graph, node) * sizeof(float);
+    return node == WG_NONE ? 0 : (size_t)wg_node_numel(e->steps.graph, node) * sizeof(float);
 }
 
 wg_status wg_experiment_info_get(const wg_experiment *e, wg_experiment_info *out) {
-    if (!e->gen_plan) return wg_fail(WG_ERR_INVALID, "the experiment is not prepared");
-    wg_experiment_info info = {.name = e->name, .batch = e->batch, .n_critic = e->n_critic};
-    info.critic_flops = wg_plan_flops(e->critic_plan);
-    info.projection_flops = e->project_plan ? wg_plan_flops(e->project_plan) : 0;
-    info.generator_flops = wg_plan_flops(e->gen_plan);
+    if (!e->steps.gen_plan) return wg_fail(WG_ERR_INVALID, "the experiment is not prepared");
+    wg_experiment_info info = {
+        .name = e->cfg.name, .batch = e->cfg.batch, .n_critic = e->cfg.n_critic};
+    info.critic_flops = wg_plan_flops(e->steps.critic_plan);
+    info.projection_flops = e->steps.project_plan ? wg_plan_flops(e->steps.project_plan) : 0;
+    info.generator_flops = wg_plan_flops(e->steps.gen_plan);
     info.step_flops =
-        e->n_critic * (info.critic_flops + info.projection_flops) + info.generator_flops;
-    wg_plan *plans[] = {e->critic_plan, e->gen_plan, e->project_plan, e->diag_plan, e->sample_plan};
+        e->cfg.n_critic * (info.critic_flops + info.projection_flops) + info.generator_flops;
+    wg_plan *plans[] = {e->steps.critic_plan, e->steps.gen_plan, e->steps.project_plan,
+                        e->steps.diag_plan, e->steps.sample_plan};
     for (size_t i = 0; i < sizeof plans / sizeof *plans; i++)
         if (plans[i]) info.plan_bytes += wg_plan_bytes(plans[i]);
-    for (int i = 0; i < e->registry.count; i++)
-        info.persistent_bytes += node_bytes(e, e->registry.entries[i].node);
+    for (int i = 0; i < e->steps.registry.count; i++)
+        info.persistent_bytes += node_bytes(e, e->steps.registry.entries[i].node);
     for (int k = 0; k < 2; k++)
-        for (int i = 0; i < wg_optimizer_state_count(e->optimizer[k]); i++)
-            info.persistent_bytes += node_bytes(e, wg_optimizer_state(e->optimizer[k], i)->node);
-    info.persistent_bytes += node_bytes(e, e->real) + node_bytes(e, e->sample_noise);
+        for (int i = 0; i < wg_optimizer_state_count(e->steps.optimizer[k]); i++)
+            info.persistent_bytes +=
+                node_bytes(e, wg_optimizer_state(e->steps.optimizer[k], i)->node);
+    for (int i = 0; i < e->ema.count; i++) info.persistent_bytes += node_bytes(e, e->ema.vars[i]);
+    info.persistent_bytes += node_bytes(e, e->steps.real) + node_bytes(e, e->steps.sample_noise);
     *out = info;
     return WG_OK;
 }
 
 wg_device *wg_experiment_device(const wg_experiment *e) {
-    return e->device;
+    return e->steps.device;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/clock.h"
 #include "train_internal.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -17,7 +18,7 @@ void wg_experiment_request_stop(void) {
 }
 
 bool wg_experiment_interrupted(const wg_experiment *e) {
-    return e->interrupted;
+    return e->loop.interrupted;
 }
 
 static bool due(int64_t step, int64_t every, bool last) {
@@ -25,42 +26,43 @@ static bool due(int64_t step, int64_t every, bool last) {
 }
 
 static wg_status critic_step(wg_experiment *e) {
-    wg_status s = e->data.plugin->vt.data.batch(e->data.state, (uint64_t)e->critic_step, e->batch,
-                                                e->real_host);
+    wg_status s = e->plugins.data.plugin->vt.data.batch(
+        e->plugins.data.state, (uint64_t)e->loop.critic_step, e->cfg.batch, e->steps.real_host);
     if (s != WG_OK) {
         char message[1024];
         snprintf(message, sizeof message, "%s", wg_last_error());
-        return wg_fail(s, "data plugin '%s', batch %" PRId64 ": %s", e->data.plugin->name,
-                       e->critic_step, message);
+        return wg_fail(s, "data plugin '%s', batch %" PRId64 ": %s", e->plugins.data.plugin->name,
+                       e->loop.critic_step, message);
     }
-    if ((s = wg_session_write(e->session, e->real, e->real_host)) != WG_OK) return s;
-    if ((s = wg_plan_run(e->critic_plan)) != WG_OK) return s;
-    if (e->project_plan && (s = wg_plan_run(e->project_plan)) != WG_OK) return s;
-    e->critic_step++;
+    if ((s = wg_session_write(e->steps.session, e->steps.real, e->steps.real_host)) != WG_OK)
+        return s;
+    if ((s = wg_plan_run(e->steps.critic_plan)) != WG_OK) return s;
+    if (e->steps.project_plan && (s = wg_plan_run(e->steps.project_plan)) != WG_OK) return s;
+    e->loop.critic_step++;
     return WG_OK;
 }
 
 static void log_metrics(wg_experiment *e) {
     wg_buf line = {0};
-    wg_buf_printf(&line, "step %" PRId64 "/%" PRId64, e->gen_step, e->steps);
-    for (int i = COL_W; i < e->n_columns; i++)
+    wg_buf_printf(&line, "step %" PRId64 "/%" PRId64, e->loop.gen_step, e->cfg.steps);
+    for (int i = COL_W; i < e->steps.n_columns; i++)
         if (i != COL_SECONDS)
-            wg_buf_printf(&line, " %s=%.6g", e->columns[i].name, e->columns[i].value);
+            wg_buf_printf(&line, " %s=%.6g", e->steps.columns[i].name, e->steps.columns[i].value);
     if (!line.failed) exp_log(e, "%s", line.data);
     wg_buf_free(&line);
 }
 
 /* One generator step with its critic steps, then whatever falls due after it. */
 static wg_status train_step(wg_experiment *e) {
-    wg_status s = WG_OK;
-    int iterations = exp_critic_iterations(e, e->gen_step);
+    int iterations = exp_critic_iterations(e, e->loop.gen_step);
+    wg_status s = exp_steps_schedule(e, e->loop.gen_step);
     for (int i = 0; i < iterations && s == WG_OK; i++) s = critic_step(e);
-    if (s == WG_OK) s = wg_plan_run(e->gen_plan);
+    if (s == WG_OK) s = wg_plan_run(e->steps.gen_plan);
     if (s != WG_OK) return s;
-    e->gen_step++;
-    bool last = e->gen_step == e->steps;
-    bool log = due(e->gen_step, e->log_every, last);
-    bool checkpoint = due(e->gen_step, e->checkpoint_every, last);
+    e->loop.gen_step++;
+    bool last = e->loop.gen_step == e->cfg.steps;
+    bool log = due(e->loop.gen_step, e->cfg.log_every, last);
+    bool checkpoint = due(e->loop.gen_step, e->cfg.checkpoint_every, last);
     /* a checkpoint is written only after its losses were seen to be finite */
     if (log || checkpoint) s = exp_read_metrics(e, log);
     if (s == WG_OK && log) s = exp_eval_step(e);
@@ -68,55 +70,40 @@ static wg_status train_step(wg_experiment *e) {
         s = exp_append_metrics(e);
         log_metrics(e);
     }
-    if (s == WG_OK && due(e->gen_step, e->sample_every, last)) s = exp_write_samples(e);
+    if (s == WG_OK && due(e->loop.gen_step, e->cfg.sample_every, last)) s = exp_write_samples(e);
     if (s == WG_OK && checkpoint) s = exp_checkpoint_save(e);
     exp_progress(e, log);
     return s;
 }
 
-static wg_status open_and_build(wg_experiment *e) {
-    wg_status s = wg_device_open(e->device_spec, &e->device);
-    if (s != WG_OK) {
-        char message[1024];
-        snprintf(message, sizeof message, "%s", wg_last_error());
-        return wg_fail(s, "device '%s': %s", e->device_spec, message);
-    }
-    return exp_build(e);
-}
-
-static wg_status initialize(wg_experiment *e) {
-    wg_status s = wg_registry_initialize(&e->registry, e->session, e->seed);
-    /* the critic starts inside the constraint set, as the official clipping code
-     * clamps before its first update */
-    if (s == WG_OK && e->project_plan) s = wg_plan_run(e->project_plan);
-    return s;
-}
-
 static wg_status start(wg_experiment *e) {
     wg_status s = exp_rundir_claim(e); /* first: one process per run folder */
-    if (s == WG_OK) s = open_and_build(e);
+    if (s == WG_OK) s = exp_steps_open(e);
     if (s == WG_OK) s = exp_eval_build(e);
     if (s != WG_OK) return s;
     bool restored = false;
-    if (e->resuming && (s = exp_checkpoint_restore(e, &restored)) != WG_OK) return s;
-    if (!restored) {
-        e->resuming = false; /* nothing to continue: a fresh start in the same folder */
-        if ((s = initialize(e)) != WG_OK) return s;
-    }
-    if ((s = exp_rundir_open(e)) != WG_OK) return s;
+    if (e->run.resuming && (s = exp_checkpoint_restore(e, &restored, &e->loop.gen_step,
+                                                       &e->loop.critic_step)) != WG_OK)
+        return s;
+    /* without a checkpoint there is nothing to continue: a fresh start in the folder */
+    if (!restored && (s = exp_steps_initialize(e)) != WG_OK) return s;
+    if ((s = exp_rundir_open(e, restored)) != WG_OK) return s;
+    if ((s = exp_record_plugins(e)) != WG_OK) return s;
+    if (e->plugins.layout == WG_DATA_IMAGES && !restored && (s = exp_write_real_images(e)) != WG_OK)
+        return s;
     exp_log(
         e, "wgan %s: %s, device %s, seed %" PRIu64 ", %s at generator step %" PRId64 " of %" PRId64,
-        WGAN_VERSION, e->name, wg_device_description(e->device), e->seed,
-        restored ? "resuming" : "starting", e->gen_step, e->steps);
-    if (*wg_device_note(e->device)) exp_log(e, "device: %s", wg_device_note(e->device));
-    if (e->batch_norm_warning)
+        WGAN_VERSION, e->cfg.name, wg_device_description(e->steps.device), e->cfg.seed,
+        restored ? "resuming" : "starting", e->loop.gen_step, e->cfg.steps);
+    if (*wg_device_note(e->steps.device)) exp_log(e, "device: %s", wg_device_note(e->steps.device));
+    if (e->plugins.batch_norm_warning)
         exp_warn(e,
                  "lipschitz plugin '%s' penalises per-sample input gradients, but arch '%s' "
                  "puts batch norm in the critic: each score then depends on the whole batch, "
                  "so the gradient at one sample is not that sample's own and the penalty "
                  "constrains the wrong function (WGAN-GP uses layer norm in the critic)",
-                 e->lipschitz.plugin->name, e->arch.plugin->name);
-    if (!restored && e->sample_every > 0) s = exp_write_samples(e);
+                 e->plugins.lipschitz.plugin->name, e->plugins.arch.plugin->name);
+    if (!restored && e->cfg.sample_every > 0) s = exp_write_samples(e);
     if (s == WG_OK) s = exp_eval_start(e);
     return s;
 }
@@ -127,66 +114,71 @@ static wg_progress_mode resolve_progress(wg_progress_mode mode) {
 }
 
 wg_status wg_experiment_run(wg_experiment *e) {
-    if (e->session) return wg_fail(WG_ERR_INVALID, "an experiment runs once");
-    e->progress = resolve_progress(e->options.progress);
+    if (e->steps.session) return wg_fail(WG_ERR_INVALID, "an experiment runs once");
+    e->loop.progress = resolve_progress(e->cfg.options.progress);
     stop_requested = 0;
     wg_status s = start(e);
-    e->start_time = wg_clock_seconds();
-    e->start_step = e->gen_step;
-    while (s == WG_OK && e->gen_step < e->steps) {
+    e->loop.start_time = wg_clock_seconds();
+    e->loop.start_step = e->loop.gen_step;
+    while (s == WG_OK && e->loop.gen_step < e->cfg.steps) {
         s = train_step(e);
         if (s != WG_OK) break;
-        if (e->options.stop_after > 0 && e->gen_step == e->options.stop_after) {
+        if (e->cfg.options.stop_after > 0 && e->loop.gen_step == e->cfg.options.stop_after) {
             exp_progress_done(e);
             return WG_OK; /* as if killed here: nothing more is written */
         }
         if (stop_requested) {
-            e->interrupted = true;
+            e->loop.interrupted = true;
             break;
         }
     }
-    if (e->progress == WG_PROGRESS_BAR && e->session) exp_progress_done(e);
-    if (!e->log) return s; /* failed before the run folder existed */
+    if (e->loop.progress == WG_PROGRESS_BAR && e->steps.session) exp_progress_done(e);
+    if (!e->run.log) return s; /* failed before the run folder existed */
     char message[2048] = "";
     const char *state = "completed";
-    if (s == WG_OK && e->interrupted) {
+    if (s == WG_OK && e->loop.interrupted) {
         state = "interrupted";
         s = exp_checkpoint_save(e);
         if (s == WG_OK)
             exp_log(e, "interrupted at generator step %" PRId64 "; continue with --resume %s",
-                    e->gen_step, e->dir);
+                    e->loop.gen_step, e->run.dir);
     }
     if (s != WG_OK) {
         snprintf(message, sizeof message, "%s", wg_last_error());
         state = s == WG_ERR_NUMERIC ? "diverged" : "failed";
         exp_log(e, "error: %s", message);
-    } else if (!e->interrupted) {
-        exp_log(e, "finished %" PRId64 " generator steps in %.1f s", e->gen_step, exp_seconds(e));
+    } else if (!e->loop.interrupted) {
+        exp_log(e, "finished %" PRId64 " generator steps in %.1f s", e->loop.gen_step,
+                exp_seconds(e));
     }
     exp_eval_finish(e);
-    wg_status written = exp_write_summary(e, state, message);
+    wg_buf evaluation = {0};
+    exp_eval_summary(e, &evaluation);
+    wg_status written = exp_write_summary(e, state, message, &evaluation);
+    wg_buf_free(&evaluation);
     if (s != WG_OK) return wg_fail(s, "%s", message);
     return written;
 }
 
 wg_status wg_experiment_prepare(wg_experiment *e) {
-    if (e->session) return wg_fail(WG_ERR_INVALID, "the experiment is prepared already");
-    wg_status s = open_and_build(e);
-    return s == WG_OK ? initialize(e) : s;
+    if (e->steps.session) return wg_fail(WG_ERR_INVALID, "the experiment is prepared already");
+    wg_status s = exp_steps_open(e);
+    return s == WG_OK ? exp_steps_initialize(e) : s;
 }
 
 wg_status wg_experiment_steps(wg_experiment *e, int64_t steps) {
-    if (!e->gen_plan) return wg_fail(WG_ERR_INVALID, "the experiment is not prepared");
+    if (!e->steps.gen_plan) return wg_fail(WG_ERR_INVALID, "the experiment is not prepared");
     wg_status s = WG_OK;
     for (int64_t g = 0; g < steps && s == WG_OK; g++) {
-        for (int i = 0; i < e->n_critic && s == WG_OK; i++) s = critic_step(e);
-        if (s == WG_OK) s = wg_plan_run(e->gen_plan);
-        if (s == WG_OK) e->gen_step++;
+        s = exp_steps_schedule(e, e->loop.gen_step);
+        for (int i = 0; i < e->cfg.n_critic && s == WG_OK; i++) s = critic_step(e);
+        if (s == WG_OK) s = wg_plan_run(e->steps.gen_plan);
+        if (s == WG_OK) e->loop.gen_step++;
     }
     float loss = 0;
-    if (s == WG_OK) s = wg_plan_read(e->gen_plan, e->columns[COL_GEN_LOSS].node, &loss);
+    if (s == WG_OK) s = wg_plan_read(e->steps.gen_plan, e->steps.columns[COL_GEN_LOSS].node, &loss);
     if (s == WG_OK && !isfinite(loss))
         s = wg_fail(WG_ERR_NUMERIC, "the generator loss is %g after generator step %" PRId64,
-                    (double)loss, e->gen_step);
+                    (double)loss, e->loop.gen_step);
     return s;
 }

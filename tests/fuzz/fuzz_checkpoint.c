@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
 
     bool found = false;
-    (void)exp_checkpoint_restore(experiment, &found);
+    int64_t gen_step, critic_step;
+    (void)exp_checkpoint_restore(experiment, &found, &gen_step, &critic_step);
     FZ_CHECK(found);
     return 0;
 }

@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     wg_experiment *e = NULL;
     if (wg_experiment_load(&options, &e) == WG_OK) {
         /* the configuration as a run folder's config.yaml holds it, defaults included */
-        round_trip(e->config, WG_CFG_WRITE_DEFAULTS);
+        round_trip(e->cfg.config, WG_CFG_WRITE_DEFAULTS);
         wg_experiment_free(e);
     }
     return 0;
