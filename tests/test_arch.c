@@ -1,4 +1,4 @@
-/* The architecture plugins (mlp, dcgan), loaded through the plugin loader and traced
+/* The architecture plugins (mlp, dcgan, resnet), loaded through the plugin loader and traced
  * the way the runtime traces a step: shapes, parameter counts against the PyTorch
  * models, weight sharing between critic calls, initial values, and the forward pass on
  * the cpu device against a reference written here with plain loops in doubles (with
@@ -630,6 +630,141 @@ static void test_dcgan_against_reference(void **state) {
     }
 }
 
+/* ---- resnet ---- */
+
+/* Parameter counts of the PyTorch (or chainer) models of the references. Per block,
+ * with 3x3 convolutions and biases: G up-block(i, o) = 2i + (9io + o) + 2o + (9oo + o) +
+ * (io + o); critic first block(c, o) = (9co + o) + (9oo + o) + (co + o); critic
+ * block(i, o) = (9ii + i) + (9io + o) + (io + o when it pools).
+ *   WGAN-GP 32x32, DIM 128: G = Linear(128, 2048) 264192 + 3 up-blocks 312192 each +
+ *     BN 256 + conv(128, 3) 3459 = 1204483; D = first block 151680 + pooling block 311680 +
+ *     2 plain blocks 295168 each + Linear(128, 1) 129 = 1053825
+ *   SNGAN 32x32, ch 256 / 128: G = 528384 + 3 x 1246976 + 512 + 6915 = 4276739; D as
+ *     WGAN-GP's without the output bias, 1053824
+ *   SNGAN 64x64, ch 64: G = Linear(128, 16384) 2113536 + up-blocks 1024-512 7606784,
+ *     512-256 1902848, 256-128 476288, 128-64 119360 + BN 128 + conv(64, 3) 1731 =
+ *     12220675; D = 38976 + 119104 + 475776 + 1901824 + 7604736 + 1025 = 10141441 */
+static void test_resnet_full_size(void **state) {
+    (void)state;
+    static const struct {
+        const char *yaml;
+        int64_t size, generator, critic;
+    } models[] = {{"", 32, 1204483, 1053825},
+                  {"model: sngan\n", 32, 4276739, 1053824},
+                  {"", 64, 12220675, 10141441}};
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        traced *t = trace("resnet", models[i].yaml, wg_shape3(3, models[i].size, models[i].size),
+                          WG_F32, 2);
+        assert_int_equal(t->noise_dim, 128);
+        assert_int_equal(parameter_count(t, "generator"), models[i].generator);
+        assert_int_equal(parameter_count(t, "critic"), models[i].critic);
+        assert_int_equal(count_entries(&t->registry, "critic"), t->critic_entries_after_one_call);
+        assert_int_equal(t->vt->critic_uses_batch_norm(t->state), 0);
+        teardown(NULL);
+    }
+}
+
+/* Forward and backward shapes at 32x32 and 64x64 with small widths, run on the cpu
+ * device: every gradient has its parameter's shape and is finite, G's output lies in
+ * (-1, 1), and the critic's scores of one batch are the same on a second call. */
+static void check_resnet_backward(const char *yaml, wg_shape sample) {
+    traced *t = trace("resnet", yaml, sample, WG_F64, 3);
+    wg_graph *g = t->graph;
+    wg_node params[256], grads[256 + 1];
+    int count = 0;
+    for (int i = 0; i < t->registry.count && count < 256; i++)
+        if (t->registry.entries[i].trainable) params[count++] = t->registry.entries[i].node;
+    assert_true(count < 256);
+    /* critic(real) - critic(G(z)): reaches every parameter of both networks */
+    wg_node objective = wg_sub(g, wg_sum_all(g, t->score_real), wg_sum_all(g, t->score_fake));
+    nc_check(wg_grad(g, objective, count, params, grads), "wg_grad(parameters)");
+    nc_check(wg_grad(g, wg_sum_all(g, t->score_real), 1, &t->real, &grads[count]), "wg_grad(x)");
+    for (int i = 0; i < count; i++)
+        expect_shape(t, grads[i], wg_node_shape(g, params[i]), t->registry.entries[i].name);
+    expect_shape(t, grads[count], batch_shape(t->n, sample), "d critic / d x");
+    run r = start(t, true, false);
+    wg_plan *plan = nc_plan(r.session, count + 1, grads);
+    nc_run(plan);
+    for (int i = 0; i <= count; i++) {
+        int64_t n = wg_node_numel(g, grads[i]);
+        double *v = nc_buf(n);
+        nc_read(plan, grads[i], v);
+        expect_finite(v, n, i < count ? t->registry.entries[i].name : "d critic / d x");
+    }
+    int64_t n = wg_node_numel(g, t->fake);
+    double *fake = read_target(t, &r, t->fake);
+    for (int64_t i = 0; i < n; i++) assert_true(fake[i] > -1 && fake[i] < 1);
+    nc_expect_identical("critic(real) twice", read_target(t, &r, t->score_real_again),
+                        read_target(t, &r, t->score_real), &(wg_shape){2, {t->n, 1}});
+}
+
+static void test_resnet_backward_shapes(void **state) {
+    (void)state;
+    check_resnet_backward("generator_width: 3\ncritic_width: 2\nnoise_dim: 5\n",
+                          wg_shape3(3, 32, 32));
+    teardown(NULL);
+    check_resnet_backward("model: sngan\ngenerator_width: 2\ncritic_width: 3\nnoise_dim: 4\n"
+                          "critic_norm: layer\npooling: mean\n",
+                          wg_shape3(1, 32, 32));
+    teardown(NULL);
+    check_resnet_backward("generator_width: 1\ncritic_width: 1\nnoise_dim: 3\n"
+                          "generator_norm: layer\ncritic_norm: batch\n",
+                          wg_shape3(3, 64, 64));
+}
+
+/* The gradient penalty's path through the critic: d/dtheta of mean ||d D / d x||^2
+ * over a batch, for every critic weight, against fourth-order finite differences in
+ * doubles. tanh activations keep the penalty smooth in the weights (ReLU makes it jump
+ * where a unit changes sign, which finite differences cannot follow); upsampling,
+ * pooling, the residual sums, layer norm and the convolutions are the ones above. */
+static void test_resnet_double_backward(void **state) {
+    (void)state;
+    traced *t = trace("resnet",
+                      "generator_width: 1\ncritic_width: 2\nnoise_dim: 2\nactivation: tanh\n"
+                      "critic_norm: layer\n",
+                      wg_shape3(2, 32, 32), WG_F64, 2);
+    wg_graph *g = t->graph;
+    wg_node grad_x, params[64], dparams[64];
+    nc_check(wg_grad(g, wg_sum_all(g, t->score_real), 1, &t->real, &grad_x), "wg_grad(x)");
+    wg_node penalty = wg_scale(g, wg_sum_all(g, wg_square(g, grad_x)), 1.0 / (double)t->n);
+    int count = 0;
+    const char *names[64];
+    for (int i = 0; i < t->registry.count && count < 64; i++) {
+        const wg_variable_entry *e = &t->registry.entries[i];
+        if (e->trainable && strncmp(e->name, "critic.", 7) == 0) {
+            names[count] = e->name;
+            params[count++] = e->node;
+        }
+    }
+    assert_true(count > 20 && count < 64);
+    nc_check(wg_grad(g, penalty, count, params, dparams), "wg_grad(penalty)");
+    run r = start(t, true, false);
+    wg_plan *value = nc_plan(r.session, 1, &penalty);
+    wg_plan *analytic = nc_plan(r.session, count, dparams);
+    nc_run(analytic);
+    for (int i = 0; i < count; i++) {
+        int64_t n = wg_node_numel(g, params[i]);
+        double *w = read_variable(t, &r, names[i]), *want = nc_buf(n), *got = nc_buf(n);
+        nc_finite_diff(r.session, value, params[i], w, 1e-4, 1, &penalty, &want);
+        nc_read(analytic, dparams[i], got);
+        wg_shape shape = wg_node_shape(g, params[i]);
+        nc_expect_close(names[i], got, want, &shape, 1e-6, 1e-8);
+    }
+}
+
+static void test_resnet_configuration_errors(void **state) {
+    (void)state;
+    expect_create_error("resnet", "", wg_shape3(3, 28, 28), WG_ERR_CONFIG, "[3, 28, 28]");
+    expect_create_error("resnet", "", wg_shape1(2), WG_ERR_CONFIG, "[2]");
+    expect_create_error("resnet", "model: wgan_gp\n", wg_shape3(3, 64, 64), WG_ERR_CONFIG,
+                        "test.yaml:1:8: key 'model'");
+    expect_create_error("resnet", "pooling: max\n", wg_shape3(3, 32, 32), WG_ERR_CONFIG, "pooling");
+    expect_create_error("resnet", "critic_norm: group\n", wg_shape3(3, 32, 32), WG_ERR_CONFIG,
+                        "critic_norm");
+    expect_create_error("resnet", "critic_width: 8192\n", wg_shape3(3, 64, 64), WG_ERR_CONFIG,
+                        "too large");
+}
+
 int main(void) {
     nc_init("test_arch");
     const struct CMUnitTest tests[] = {
@@ -642,6 +777,10 @@ int main(void) {
         cmocka_unit_test_teardown(test_mnist_model_against_reference, teardown),
         cmocka_unit_test_teardown(test_dcgan64_full_size, teardown),
         cmocka_unit_test_teardown(test_dcgan_against_reference, teardown),
+        cmocka_unit_test_teardown(test_resnet_full_size, teardown),
+        cmocka_unit_test_teardown(test_resnet_backward_shapes, teardown),
+        cmocka_unit_test_teardown(test_resnet_double_backward, teardown),
+        cmocka_unit_test_teardown(test_resnet_configuration_errors, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }
