@@ -666,7 +666,7 @@ static void test_resnet_full_size(void **state) {
 
 /* Forward and backward shapes at 32x32 and 64x64 with small widths, run on the cpu
  * device: every gradient has its parameter's shape and is finite, G's output lies in
- * (-1, 1), and the critic's scores of one batch are the same on a second call. */
+ * [-1, 1], and the critic's scores of one batch are the same on a second call. */
 static void check_resnet_backward(const char *yaml, wg_shape sample) {
     traced *t = trace("resnet", yaml, sample, WG_F64, 3);
     wg_graph *g = t->graph;
@@ -693,7 +693,8 @@ static void check_resnet_backward(const char *yaml, wg_shape sample) {
     }
     int64_t n = wg_node_numel(g, t->fake);
     double *fake = read_target(t, &r, t->fake);
-    for (int64_t i = 0; i < n; i++) assert_true(fake[i] > -1 && fake[i] < 1);
+    /* tanh rounds to +-1 for large inputs, which the random weights can give */
+    for (int64_t i = 0; i < n; i++) assert_true(fabs(fake[i]) <= 1);
     nc_expect_identical("critic(real) twice", read_target(t, &r, t->score_real_again),
                         read_target(t, &r, t->score_real), &(wg_shape){2, {t->n, 1}});
 }
