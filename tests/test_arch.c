@@ -753,6 +753,173 @@ static void test_resnet_double_backward(void **state) {
     }
 }
 
+/* ---- resnet against the reference ---- */
+
+static tensor ref_copy(tensor x) {
+    tensor y = tensor_new(x.n, x.c, x.h, x.w);
+    memcpy(y.v, x.v, (size_t)(x.n * x.c * x.h * x.w) * sizeof *x.v);
+    return y;
+}
+
+static tensor ref_sum(tensor a, tensor b) {
+    tensor y = ref_copy(a);
+    for (int64_t i = 0; i < a.n * a.c * a.h * a.w; i++) y.v[i] += b.v[i];
+    return y;
+}
+
+/* nearest neighbour: output (y, x) reads input (y / 2, x / 2) */
+static tensor ref_upsample(tensor x) {
+    tensor y = tensor_new(x.n, x.c, 2 * x.h, 2 * x.w);
+    for (int64_t n = 0; n < x.n; n++)
+        for (int64_t c = 0; c < x.c; c++)
+            for (int64_t i = 0; i < y.h; i++)
+                for (int64_t j = 0; j < y.w; j++) *at(y, n, c, i, j) = *at(x, n, c, i / 2, j / 2);
+    return y;
+}
+
+static tensor ref_pool(tensor x) {
+    tensor y = tensor_new(x.n, x.c, x.h / 2, x.w / 2);
+    for (int64_t n = 0; n < x.n; n++)
+        for (int64_t c = 0; c < x.c; c++)
+            for (int64_t i = 0; i < y.h; i++)
+                for (int64_t j = 0; j < y.w; j++)
+                    *at(y, n, c, i, j) =
+                        (*at(x, n, c, 2 * i, 2 * j) + *at(x, n, c, 2 * i + 1, 2 * j) +
+                         *at(x, n, c, 2 * i, 2 * j + 1) + *at(x, n, c, 2 * i + 1, 2 * j + 1)) /
+                        4;
+    return y;
+}
+
+/* What a test instance of the resnet plugin is, written out independently. */
+typedef struct resnet_ref {
+    const params *p;
+    int norm_g, norm_d; /* 0 none, 1 batch, 2 layer */
+    double slope;       /* leaky ReLU */
+} resnet_ref;
+
+static double *RP(const resnet_ref *r, const char *block, const char *what) {
+    char name[96];
+    snprintf(name, sizeof name, "%s%s%s", block, *block ? "." : "", what);
+    return P(r->p, name);
+}
+
+static void ref_norm(const resnet_ref *r, tensor x, int norm, const char *block, const char *n) {
+    char w[64], b[64];
+    snprintf(w, sizeof w, "%s.weight", n);
+    snprintf(b, sizeof b, "%s.bias", n);
+    if (norm == 1) ref_batch_norm(x, RP(r, block, w), RP(r, block, b), NULL, NULL);
+    if (norm == 2) ref_layer_norm(x, RP(r, block, w), RP(r, block, b));
+}
+
+static tensor ref_conv_named(const resnet_ref *r, tensor x, const char *block, const char *conv,
+                             int64_t out, int k) {
+    char w[64], b[64];
+    snprintf(w, sizeof w, "%s.weight", conv);
+    snprintf(b, sizeof b, "%s.bias", conv);
+    return ref_conv(x, RP(r, block, w), RP(r, block, b), out, k, 1, k / 2);
+}
+
+static tensor ref_resnet_generator(const resnet_ref *r, tensor z, const int64_t *width, int blocks,
+                                   int64_t channels) {
+    tensor x = ref_linear(z, RP(r, "fc", "weight"), RP(r, "fc", "bias"), 16 * width[0]);
+    x = (tensor){x.v, x.n, width[0], 4, 4};
+    for (int b = 0; b < blocks; b++) {
+        char block[16];
+        snprintf(block, sizeof block, "block%d", b + 1);
+        tensor h = ref_copy(x);
+        ref_norm(r, h, r->norm_g, block, "norm1");
+        ref_act(h, LEAKY, r->slope);
+        h = ref_conv_named(r, ref_upsample(h), block, "conv1", width[b + 1], 3);
+        ref_norm(r, h, r->norm_g, block, "norm2");
+        ref_act(h, LEAKY, r->slope);
+        h = ref_conv_named(r, h, block, "conv2", width[b + 1], 3);
+        x = ref_sum(h, ref_conv_named(r, ref_upsample(x), block, "shortcut", width[b + 1], 1));
+    }
+    ref_norm(r, x, r->norm_g, "", "norm_out");
+    ref_act(x, LEAKY, r->slope);
+    x = ref_conv_named(r, x, "", "out", channels, 3);
+    ref_act(x, TANH, 0);
+    return x;
+}
+
+static tensor ref_resnet_critic(const resnet_ref *r, tensor x, const int64_t *width,
+                                const bool *pool, int blocks, bool sum_pool, bool out_bias) {
+    for (int b = 0; b < blocks; b++) {
+        char block[16];
+        snprintf(block, sizeof block, "block%d", b + 1);
+        tensor h = ref_copy(x), shortcut = x;
+        if (b == 0) {
+            h = ref_conv_named(r, h, block, "conv1", width[1], 3);
+            ref_act(h, LEAKY, r->slope);
+            h = ref_pool(ref_conv_named(r, h, block, "conv2", width[1], 3));
+            x = ref_sum(h, ref_conv_named(r, ref_pool(x), block, "shortcut", width[1], 1));
+            continue;
+        }
+        ref_norm(r, h, r->norm_d, block, "norm1");
+        ref_act(h, LEAKY, r->slope);
+        h = ref_conv_named(r, h, block, "conv1", width[b], 3);
+        ref_norm(r, h, r->norm_d, block, "norm2");
+        ref_act(h, LEAKY, r->slope);
+        h = ref_conv_named(r, h, block, "conv2", width[b + 1], 3);
+        if (pool[b] || width[b] != width[b + 1])
+            shortcut = ref_conv_named(r, x, block, "shortcut", width[b + 1], 1);
+        if (pool[b]) {
+            h = ref_pool(h);
+            shortcut = ref_pool(shortcut);
+        }
+        x = ref_sum(h, shortcut);
+    }
+    ref_act(x, LEAKY, r->slope);
+    tensor pooled = tensor_new(x.n, x.c, 1, 1);
+    for (int64_t n = 0; n < x.n; n++)
+        for (int64_t c = 0; c < x.c; c++) {
+            double total = 0;
+            for (int64_t i = 0; i < x.h * x.w; i++) total += x.v[(n * x.c + c) * x.h * x.w + i];
+            pooled.v[n * x.c + c] = sum_pool ? total : total / (double)(x.h * x.w);
+        }
+    return ref_linear(pooled, RP(r, "fc", "weight"), out_bias ? RP(r, "fc", "bias") : NULL, 1);
+}
+
+/* Every parameter and running statistic random; G's output and the critic's scores of
+ * real and generated images against the reference: the WGAN-GP layout at 32x32 with
+ * batch norm in G and layer norm in the critic, and SNGAN's 64x64 layout (widths
+ * doubling, sum pooling) with layer norm in G and batch norm in the critic. */
+static void check_resnet_reference(const char *yaml, int64_t size, int norm_g, int norm_d,
+                                   bool sum_pool, bool out_bias) {
+    traced *t = trace("resnet", yaml, wg_shape3(2, size, size), WG_F64, 3);
+    run r = start(t, true, false);
+    params g = {t, &r, "generator"}, d = {t, &r, "critic"};
+    resnet_ref rg = {&g, norm_g, norm_d, 0.1}, rd = {&d, norm_g, norm_d, 0.1};
+    bool small = size == 32;
+    int64_t gw[5], dw[6];
+    bool pool[5] = {true, true, !small, !small, !small};
+    for (int i = 0; i < 5; i++) gw[i] = small ? 2 : (int64_t)1 << (4 - i);
+    dw[0] = 2;
+    for (int i = 1; i < 6; i++) dw[i] = small ? 3 : (int64_t)1 << (i - 1);
+    tensor x = ref_resnet_generator(&rg, input_tensor(r.z, wg_shape2(t->n, t->noise_dim)), gw,
+                                    small ? 3 : 4, 2);
+    assert_int_equal(x.h, size);
+    compare(t, &r, t->fake, x, "G(z)");
+    tensor inputs[2] = {input_tensor(r.real, wg_shape4(t->n, 2, size, size)), x};
+    wg_node scores[2] = {t->score_real, t->score_fake};
+    for (int k = 0; k < 2; k++)
+        compare(t, &r, scores[k],
+                ref_resnet_critic(&rd, inputs[k], dw, pool, small ? 4 : 5, sum_pool, out_bias),
+                k ? "D(G(z))" : "D(real)");
+}
+
+static void test_resnet_against_reference(void **state) {
+    (void)state;
+    check_resnet_reference("generator_width: 2\ncritic_width: 3\nnoise_dim: 4\n"
+                           "activation: leaky_relu\nslope: 0.1\ncritic_norm: layer\n",
+                           32, 1, 2, false, true);
+    teardown(NULL);
+    check_resnet_reference("generator_width: 1\ncritic_width: 1\nnoise_dim: 3\n"
+                           "activation: leaky_relu\nslope: 0.1\ngenerator_norm: layer\n"
+                           "critic_norm: batch\n",
+                           64, 2, 1, true, true);
+}
+
 static void test_resnet_configuration_errors(void **state) {
     (void)state;
     expect_create_error("resnet", "", wg_shape3(3, 28, 28), WG_ERR_CONFIG, "[3, 28, 28]");
@@ -781,6 +948,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_resnet_full_size, teardown),
         cmocka_unit_test_teardown(test_resnet_backward_shapes, teardown),
         cmocka_unit_test_teardown(test_resnet_double_backward, teardown),
+        cmocka_unit_test_teardown(test_resnet_against_reference, teardown),
         cmocka_unit_test_teardown(test_resnet_configuration_errors, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
