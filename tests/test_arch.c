@@ -920,6 +920,51 @@ static void test_resnet_against_reference(void **state) {
                            64, 2, 1, true, true);
 }
 
+/* The composed upsampling and pooling, the networks and the penalty's second
+ * derivative on the OpenCL device (PoCL) give the cpu device's numbers. */
+static void test_resnet_cpu_and_pocl_agree(void **state) {
+    (void)state;
+    wg_device *devices[2] = {nc_device("cpu"), nc_pocl_or_skip()};
+    traced *t = trace("resnet",
+                      "generator_width: 2\ncritic_width: 2\nnoise_dim: 3\n"
+                      "critic_norm: layer\n",
+                      wg_shape3(3, 32, 32), WG_F64, 2);
+    wg_graph *g = t->graph;
+    wg_node targets[64] = {t->fake, t->score_real, t->score_fake}, grad_x, params[56];
+    int count = 0;
+    for (int i = 0; i < t->registry.count && count < 56; i++) {
+        const wg_variable_entry *e = &t->registry.entries[i];
+        if (e->trainable && strncmp(e->name, "critic.", 7) == 0) params[count++] = e->node;
+    }
+    assert_true(count < 56);
+    nc_check(wg_grad(g, wg_sum_all(g, t->score_real), 1, &t->real, &grad_x), "wg_grad(x)");
+    targets[3] = wg_sum_all(g, wg_square(g, grad_x));
+    nc_check(wg_grad(g, targets[3], count, params, targets + 4), "wg_grad(penalty)");
+    int n_targets = 4 + count;
+    nc_rng rng = nc_rng_for(nc_hash("resnet pocl"));
+    double *z = nc_buf(wg_node_numel(g, t->z)), *real = nc_buf(wg_node_numel(g, t->real));
+    nc_fill(&rng, z, wg_node_numel(g, t->z), NC_SIGNED);
+    nc_fill(&rng, real, wg_node_numel(g, t->real), NC_SIGNED);
+    double *values[2][64];
+    for (int d = 0; d < 2; d++) {
+        wg_session *session = nc_session(g, devices[d], nc_run_seed());
+        nc_check(wg_registry_initialize(&t->registry, session, nc_run_seed() + 1), "initialize");
+        nc_write(session, t->z, z);
+        nc_write(session, t->real, real);
+        wg_plan *plan = nc_plan(session, n_targets, targets);
+        nc_run(plan);
+        for (int i = 0; i < n_targets; i++) {
+            values[d][i] = nc_buf(wg_node_numel(g, targets[i]));
+            nc_read(plan, targets[i], values[d][i]);
+        }
+    }
+    for (int i = 0; i < n_targets; i++) {
+        wg_shape shape = wg_node_shape(g, targets[i]);
+        nc_expect_close(i < 4 ? "outputs" : "d penalty / d critic weight", values[1][i],
+                        values[0][i], &shape, 1e-9, 1e-11);
+    }
+}
+
 static void test_resnet_configuration_errors(void **state) {
     (void)state;
     expect_create_error("resnet", "", wg_shape3(3, 28, 28), WG_ERR_CONFIG, "[3, 28, 28]");
@@ -949,6 +994,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_resnet_backward_shapes, teardown),
         cmocka_unit_test_teardown(test_resnet_double_backward, teardown),
         cmocka_unit_test_teardown(test_resnet_against_reference, teardown),
+        cmocka_unit_test_teardown(test_resnet_cpu_and_pocl_agree, teardown),
         cmocka_unit_test_teardown(test_resnet_configuration_errors, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
