@@ -1,4 +1,4 @@
-/* The architecture plugins (mlp, dcgan), loaded through the plugin loader and traced
+/* The architecture plugins (mlp, dcgan, resnet), loaded through the plugin loader and traced
  * the way the runtime traces a step: shapes, parameter counts against the PyTorch
  * models, weight sharing between critic calls, initial values, and the forward pass on
  * the cpu device against a reference written here with plain loops in doubles (with
@@ -630,6 +630,354 @@ static void test_dcgan_against_reference(void **state) {
     }
 }
 
+/* ---- resnet ---- */
+
+/* Parameter counts of the PyTorch (or chainer) models of the references. Per block,
+ * with 3x3 convolutions and biases: G up-block(i, o) = 2i + (9io + o) + 2o + (9oo + o) +
+ * (io + o); critic first block(c, o) = (9co + o) + (9oo + o) + (co + o); critic
+ * block(i, o) = (9ii + i) + (9io + o) + (io + o when it pools).
+ *   WGAN-GP 32x32, DIM 128: G = Linear(128, 2048) 264192 + 3 up-blocks 312192 each +
+ *     BN 256 + conv(128, 3) 3459 = 1204483; D = first block 151680 + pooling block 311680 +
+ *     2 plain blocks 295168 each + Linear(128, 1) 129 = 1053825
+ *   SNGAN 32x32, ch 256 / 128: G = 528384 + 3 x 1246976 + 512 + 6915 = 4276739; D as
+ *     WGAN-GP's without the output bias, 1053824
+ *   SNGAN 64x64, ch 64: G = Linear(128, 16384) 2113536 + up-blocks 1024-512 7606784,
+ *     512-256 1902848, 256-128 476288, 128-64 119360 + BN 128 + conv(64, 3) 1731 =
+ *     12220675; D = 38976 + 119104 + 475776 + 1901824 + 7604736 + 1025 = 10141441 */
+static void test_resnet_full_size(void **state) {
+    (void)state;
+    static const struct {
+        const char *yaml;
+        int64_t size, generator, critic;
+    } models[] = {{"", 32, 1204483, 1053825},
+                  {"model: sngan\n", 32, 4276739, 1053824},
+                  {"", 64, 12220675, 10141441}};
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        traced *t = trace("resnet", models[i].yaml, wg_shape3(3, models[i].size, models[i].size),
+                          WG_F32, 2);
+        assert_int_equal(t->noise_dim, 128);
+        assert_int_equal(parameter_count(t, "generator"), models[i].generator);
+        assert_int_equal(parameter_count(t, "critic"), models[i].critic);
+        assert_int_equal(count_entries(&t->registry, "critic"), t->critic_entries_after_one_call);
+        assert_int_equal(t->vt->critic_uses_batch_norm(t->state), 0);
+        teardown(NULL);
+    }
+}
+
+/* Forward and backward shapes at 32x32 and 64x64 with small widths, run on the cpu
+ * device: every gradient has its parameter's shape and is finite, G's output lies in
+ * [-1, 1], and the critic's scores of one batch are the same on a second call. */
+static void check_resnet_backward(const char *yaml, wg_shape sample) {
+    traced *t = trace("resnet", yaml, sample, WG_F64, 3);
+    wg_graph *g = t->graph;
+    wg_node params[256], grads[256 + 1];
+    int count = 0;
+    for (int i = 0; i < t->registry.count && count < 256; i++)
+        if (t->registry.entries[i].trainable) params[count++] = t->registry.entries[i].node;
+    assert_true(count < 256);
+    /* critic(real) - critic(G(z)): reaches every parameter of both networks */
+    wg_node objective = wg_sub(g, wg_sum_all(g, t->score_real), wg_sum_all(g, t->score_fake));
+    nc_check(wg_grad(g, objective, count, params, grads), "wg_grad(parameters)");
+    nc_check(wg_grad(g, wg_sum_all(g, t->score_real), 1, &t->real, &grads[count]), "wg_grad(x)");
+    for (int i = 0; i < count; i++)
+        expect_shape(t, grads[i], wg_node_shape(g, params[i]), t->registry.entries[i].name);
+    expect_shape(t, grads[count], batch_shape(t->n, sample), "d critic / d x");
+    run r = start(t, true, false);
+    wg_plan *plan = nc_plan(r.session, count + 1, grads);
+    nc_run(plan);
+    for (int i = 0; i <= count; i++) {
+        int64_t n = wg_node_numel(g, grads[i]);
+        double *v = nc_buf(n);
+        nc_read(plan, grads[i], v);
+        expect_finite(v, n, i < count ? t->registry.entries[i].name : "d critic / d x");
+    }
+    int64_t n = wg_node_numel(g, t->fake);
+    double *fake = read_target(t, &r, t->fake);
+    /* tanh rounds to +-1 for large inputs, which the random weights can give */
+    for (int64_t i = 0; i < n; i++) assert_true(fabs(fake[i]) <= 1);
+    nc_expect_identical("critic(real) twice", read_target(t, &r, t->score_real_again),
+                        read_target(t, &r, t->score_real), &(wg_shape){2, {t->n, 1}});
+}
+
+static void test_resnet_backward_shapes(void **state) {
+    (void)state;
+    check_resnet_backward("generator_width: 3\ncritic_width: 2\nnoise_dim: 5\n",
+                          wg_shape3(3, 32, 32));
+    teardown(NULL);
+    check_resnet_backward("model: sngan\ngenerator_width: 2\ncritic_width: 3\nnoise_dim: 4\n"
+                          "critic_norm: layer\npooling: mean\n",
+                          wg_shape3(1, 32, 32));
+    teardown(NULL);
+    check_resnet_backward("generator_width: 1\ncritic_width: 1\nnoise_dim: 3\n"
+                          "generator_norm: layer\ncritic_norm: batch\n",
+                          wg_shape3(3, 64, 64));
+}
+
+/* The gradient penalty's path through the critic: d/dtheta of mean ||d D / d x||^2
+ * over a batch, for every critic weight, against fourth-order finite differences in
+ * doubles. tanh activations keep the penalty smooth in the weights (ReLU makes it jump
+ * where a unit changes sign, which finite differences cannot follow); upsampling,
+ * pooling, the residual sums, layer norm and the convolutions are the ones above. */
+static void test_resnet_double_backward(void **state) {
+    (void)state;
+    traced *t = trace("resnet",
+                      "generator_width: 1\ncritic_width: 2\nnoise_dim: 2\nactivation: tanh\n"
+                      "critic_norm: layer\n",
+                      wg_shape3(2, 32, 32), WG_F64, 2);
+    wg_graph *g = t->graph;
+    wg_node grad_x, params[64], dparams[64];
+    nc_check(wg_grad(g, wg_sum_all(g, t->score_real), 1, &t->real, &grad_x), "wg_grad(x)");
+    wg_node penalty = wg_scale(g, wg_sum_all(g, wg_square(g, grad_x)), 1.0 / (double)t->n);
+    int count = 0;
+    const char *names[64];
+    for (int i = 0; i < t->registry.count && count < 64; i++) {
+        const wg_variable_entry *e = &t->registry.entries[i];
+        if (e->trainable && strncmp(e->name, "critic.", 7) == 0) {
+            names[count] = e->name;
+            params[count++] = e->node;
+        }
+    }
+    assert_true(count > 20 && count < 64);
+    nc_check(wg_grad(g, penalty, count, params, dparams), "wg_grad(penalty)");
+    run r = start(t, true, false);
+    wg_plan *value = nc_plan(r.session, 1, &penalty);
+    wg_plan *analytic = nc_plan(r.session, count, dparams);
+    nc_run(analytic);
+    for (int i = 0; i < count; i++) {
+        int64_t n = wg_node_numel(g, params[i]);
+        double *w = read_variable(t, &r, names[i]), *want = nc_buf(n), *got = nc_buf(n);
+        nc_finite_diff(r.session, value, params[i], w, 1e-4, 1, &penalty, &want);
+        nc_read(analytic, dparams[i], got);
+        wg_shape shape = wg_node_shape(g, params[i]);
+        nc_expect_close(names[i], got, want, &shape, 1e-6, 1e-8);
+    }
+}
+
+/* ---- resnet against the reference ---- */
+
+static tensor ref_copy(tensor x) {
+    tensor y = tensor_new(x.n, x.c, x.h, x.w);
+    memcpy(y.v, x.v, (size_t)(x.n * x.c * x.h * x.w) * sizeof *x.v);
+    return y;
+}
+
+static tensor ref_sum(tensor a, tensor b) {
+    tensor y = ref_copy(a);
+    for (int64_t i = 0; i < a.n * a.c * a.h * a.w; i++) y.v[i] += b.v[i];
+    return y;
+}
+
+/* nearest neighbour: output (y, x) reads input (y / 2, x / 2) */
+static tensor ref_upsample(tensor x) {
+    tensor y = tensor_new(x.n, x.c, 2 * x.h, 2 * x.w);
+    for (int64_t n = 0; n < x.n; n++)
+        for (int64_t c = 0; c < x.c; c++)
+            for (int64_t i = 0; i < y.h; i++)
+                for (int64_t j = 0; j < y.w; j++) *at(y, n, c, i, j) = *at(x, n, c, i / 2, j / 2);
+    return y;
+}
+
+static tensor ref_pool(tensor x) {
+    tensor y = tensor_new(x.n, x.c, x.h / 2, x.w / 2);
+    for (int64_t n = 0; n < x.n; n++)
+        for (int64_t c = 0; c < x.c; c++)
+            for (int64_t i = 0; i < y.h; i++)
+                for (int64_t j = 0; j < y.w; j++)
+                    *at(y, n, c, i, j) =
+                        (*at(x, n, c, 2 * i, 2 * j) + *at(x, n, c, 2 * i + 1, 2 * j) +
+                         *at(x, n, c, 2 * i, 2 * j + 1) + *at(x, n, c, 2 * i + 1, 2 * j + 1)) /
+                        4;
+    return y;
+}
+
+/* What a test instance of the resnet plugin is, written out independently. */
+typedef struct resnet_ref {
+    const params *p;
+    int norm_g, norm_d; /* 0 none, 1 batch, 2 layer */
+    double slope;       /* leaky ReLU */
+} resnet_ref;
+
+static double *RP(const resnet_ref *r, const char *block, const char *what) {
+    char name[96];
+    snprintf(name, sizeof name, "%s%s%s", block, *block ? "." : "", what);
+    return P(r->p, name);
+}
+
+static void ref_norm(const resnet_ref *r, tensor x, int norm, const char *block, const char *n) {
+    char w[64], b[64];
+    snprintf(w, sizeof w, "%s.weight", n);
+    snprintf(b, sizeof b, "%s.bias", n);
+    if (norm == 1) ref_batch_norm(x, RP(r, block, w), RP(r, block, b), NULL, NULL);
+    if (norm == 2) ref_layer_norm(x, RP(r, block, w), RP(r, block, b));
+}
+
+static tensor ref_conv_named(const resnet_ref *r, tensor x, const char *block, const char *conv,
+                             int64_t out, int k) {
+    char w[64], b[64];
+    snprintf(w, sizeof w, "%s.weight", conv);
+    snprintf(b, sizeof b, "%s.bias", conv);
+    return ref_conv(x, RP(r, block, w), RP(r, block, b), out, k, 1, k / 2);
+}
+
+static tensor ref_resnet_generator(const resnet_ref *r, tensor z, const int64_t *width, int blocks,
+                                   int64_t channels) {
+    tensor x = ref_linear(z, RP(r, "fc", "weight"), RP(r, "fc", "bias"), 16 * width[0]);
+    x = (tensor){x.v, x.n, width[0], 4, 4};
+    for (int b = 0; b < blocks; b++) {
+        char block[16];
+        snprintf(block, sizeof block, "block%d", b + 1);
+        tensor h = ref_copy(x);
+        ref_norm(r, h, r->norm_g, block, "norm1");
+        ref_act(h, LEAKY, r->slope);
+        h = ref_conv_named(r, ref_upsample(h), block, "conv1", width[b + 1], 3);
+        ref_norm(r, h, r->norm_g, block, "norm2");
+        ref_act(h, LEAKY, r->slope);
+        h = ref_conv_named(r, h, block, "conv2", width[b + 1], 3);
+        x = ref_sum(h, ref_conv_named(r, ref_upsample(x), block, "shortcut", width[b + 1], 1));
+    }
+    ref_norm(r, x, r->norm_g, "", "norm_out");
+    ref_act(x, LEAKY, r->slope);
+    x = ref_conv_named(r, x, "", "out", channels, 3);
+    ref_act(x, TANH, 0);
+    return x;
+}
+
+static tensor ref_resnet_critic(const resnet_ref *r, tensor x, const int64_t *width,
+                                const bool *pool, int blocks, bool sum_pool, bool out_bias) {
+    for (int b = 0; b < blocks; b++) {
+        char block[16];
+        snprintf(block, sizeof block, "block%d", b + 1);
+        tensor h = ref_copy(x), shortcut = x;
+        if (b == 0) {
+            h = ref_conv_named(r, h, block, "conv1", width[1], 3);
+            ref_act(h, LEAKY, r->slope);
+            h = ref_pool(ref_conv_named(r, h, block, "conv2", width[1], 3));
+            x = ref_sum(h, ref_conv_named(r, ref_pool(x), block, "shortcut", width[1], 1));
+            continue;
+        }
+        ref_norm(r, h, r->norm_d, block, "norm1");
+        ref_act(h, LEAKY, r->slope);
+        h = ref_conv_named(r, h, block, "conv1", width[b], 3);
+        ref_norm(r, h, r->norm_d, block, "norm2");
+        ref_act(h, LEAKY, r->slope);
+        h = ref_conv_named(r, h, block, "conv2", width[b + 1], 3);
+        if (pool[b] || width[b] != width[b + 1])
+            shortcut = ref_conv_named(r, x, block, "shortcut", width[b + 1], 1);
+        if (pool[b]) {
+            h = ref_pool(h);
+            shortcut = ref_pool(shortcut);
+        }
+        x = ref_sum(h, shortcut);
+    }
+    ref_act(x, LEAKY, r->slope);
+    tensor pooled = tensor_new(x.n, x.c, 1, 1);
+    for (int64_t n = 0; n < x.n; n++)
+        for (int64_t c = 0; c < x.c; c++) {
+            double total = 0;
+            for (int64_t i = 0; i < x.h * x.w; i++) total += x.v[(n * x.c + c) * x.h * x.w + i];
+            pooled.v[n * x.c + c] = sum_pool ? total : total / (double)(x.h * x.w);
+        }
+    return ref_linear(pooled, RP(r, "fc", "weight"), out_bias ? RP(r, "fc", "bias") : NULL, 1);
+}
+
+/* Every parameter and running statistic random; G's output and the critic's scores of
+ * real and generated images against the reference: the WGAN-GP layout at 32x32 with
+ * batch norm in G and layer norm in the critic, and SNGAN's 64x64 layout (widths
+ * doubling, sum pooling) with layer norm in G and batch norm in the critic. */
+static void check_resnet_reference(const char *yaml, int64_t size, int norm_g, int norm_d,
+                                   bool sum_pool, bool out_bias) {
+    traced *t = trace("resnet", yaml, wg_shape3(2, size, size), WG_F64, 3);
+    run r = start(t, true, false);
+    params g = {t, &r, "generator"}, d = {t, &r, "critic"};
+    resnet_ref rg = {&g, norm_g, norm_d, 0.1}, rd = {&d, norm_g, norm_d, 0.1};
+    bool small = size == 32;
+    int64_t gw[5], dw[6];
+    bool pool[5] = {true, true, !small, !small, !small};
+    for (int i = 0; i < 5; i++) gw[i] = small ? 2 : (int64_t)1 << (4 - i);
+    dw[0] = 2;
+    for (int i = 1; i < 6; i++) dw[i] = small ? 3 : (int64_t)1 << (i - 1);
+    tensor x = ref_resnet_generator(&rg, input_tensor(r.z, wg_shape2(t->n, t->noise_dim)), gw,
+                                    small ? 3 : 4, 2);
+    assert_int_equal(x.h, size);
+    compare(t, &r, t->fake, x, "G(z)");
+    tensor inputs[2] = {input_tensor(r.real, wg_shape4(t->n, 2, size, size)), x};
+    wg_node scores[2] = {t->score_real, t->score_fake};
+    for (int k = 0; k < 2; k++)
+        compare(t, &r, scores[k],
+                ref_resnet_critic(&rd, inputs[k], dw, pool, small ? 4 : 5, sum_pool, out_bias),
+                k ? "D(G(z))" : "D(real)");
+}
+
+static void test_resnet_against_reference(void **state) {
+    (void)state;
+    check_resnet_reference("generator_width: 2\ncritic_width: 3\nnoise_dim: 4\n"
+                           "activation: leaky_relu\nslope: 0.1\ncritic_norm: layer\n",
+                           32, 1, 2, false, true);
+    teardown(NULL);
+    check_resnet_reference("generator_width: 1\ncritic_width: 1\nnoise_dim: 3\n"
+                           "activation: leaky_relu\nslope: 0.1\ngenerator_norm: layer\n"
+                           "critic_norm: batch\n",
+                           64, 2, 1, true, true);
+}
+
+/* The composed upsampling and pooling, the networks and the penalty's second
+ * derivative on the OpenCL device (PoCL) give the cpu device's numbers. */
+static void test_resnet_cpu_and_pocl_agree(void **state) {
+    (void)state;
+    wg_device *devices[2] = {nc_device("cpu"), nc_pocl_or_skip()};
+    traced *t = trace("resnet",
+                      "generator_width: 2\ncritic_width: 2\nnoise_dim: 3\n"
+                      "critic_norm: layer\n",
+                      wg_shape3(3, 32, 32), WG_F64, 2);
+    wg_graph *g = t->graph;
+    wg_node targets[64] = {t->fake, t->score_real, t->score_fake}, grad_x, params[56];
+    int count = 0;
+    for (int i = 0; i < t->registry.count && count < 56; i++) {
+        const wg_variable_entry *e = &t->registry.entries[i];
+        if (e->trainable && strncmp(e->name, "critic.", 7) == 0) params[count++] = e->node;
+    }
+    assert_true(count < 56);
+    nc_check(wg_grad(g, wg_sum_all(g, t->score_real), 1, &t->real, &grad_x), "wg_grad(x)");
+    targets[3] = wg_sum_all(g, wg_square(g, grad_x));
+    nc_check(wg_grad(g, targets[3], count, params, targets + 4), "wg_grad(penalty)");
+    int n_targets = 4 + count;
+    nc_rng rng = nc_rng_for(nc_hash("resnet pocl"));
+    double *z = nc_buf(wg_node_numel(g, t->z)), *real = nc_buf(wg_node_numel(g, t->real));
+    nc_fill(&rng, z, wg_node_numel(g, t->z), NC_SIGNED);
+    nc_fill(&rng, real, wg_node_numel(g, t->real), NC_SIGNED);
+    double *values[2][64];
+    for (int d = 0; d < 2; d++) {
+        wg_session *session = nc_session(g, devices[d], nc_run_seed());
+        nc_check(wg_registry_initialize(&t->registry, session, nc_run_seed() + 1), "initialize");
+        nc_write(session, t->z, z);
+        nc_write(session, t->real, real);
+        wg_plan *plan = nc_plan(session, n_targets, targets);
+        nc_run(plan);
+        for (int i = 0; i < n_targets; i++) {
+            values[d][i] = nc_buf(wg_node_numel(g, targets[i]));
+            nc_read(plan, targets[i], values[d][i]);
+        }
+    }
+    for (int i = 0; i < n_targets; i++) {
+        wg_shape shape = wg_node_shape(g, targets[i]);
+        nc_expect_close(i < 4 ? "outputs" : "d penalty / d critic weight", values[1][i],
+                        values[0][i], &shape, 1e-9, 1e-11);
+    }
+}
+
+static void test_resnet_configuration_errors(void **state) {
+    (void)state;
+    expect_create_error("resnet", "", wg_shape3(3, 28, 28), WG_ERR_CONFIG, "[3, 28, 28]");
+    expect_create_error("resnet", "", wg_shape1(2), WG_ERR_CONFIG, "[2]");
+    expect_create_error("resnet", "model: wgan_gp\n", wg_shape3(3, 64, 64), WG_ERR_CONFIG,
+                        "test.yaml:1:8: key 'model'");
+    expect_create_error("resnet", "pooling: max\n", wg_shape3(3, 32, 32), WG_ERR_CONFIG, "pooling");
+    expect_create_error("resnet", "critic_norm: group\n", wg_shape3(3, 32, 32), WG_ERR_CONFIG,
+                        "critic_norm");
+    expect_create_error("resnet", "critic_width: 8192\n", wg_shape3(3, 64, 64), WG_ERR_CONFIG,
+                        "too large");
+}
+
 int main(void) {
     nc_init("test_arch");
     const struct CMUnitTest tests[] = {
@@ -642,6 +990,12 @@ int main(void) {
         cmocka_unit_test_teardown(test_mnist_model_against_reference, teardown),
         cmocka_unit_test_teardown(test_dcgan64_full_size, teardown),
         cmocka_unit_test_teardown(test_dcgan_against_reference, teardown),
+        cmocka_unit_test_teardown(test_resnet_full_size, teardown),
+        cmocka_unit_test_teardown(test_resnet_backward_shapes, teardown),
+        cmocka_unit_test_teardown(test_resnet_double_backward, teardown),
+        cmocka_unit_test_teardown(test_resnet_against_reference, teardown),
+        cmocka_unit_test_teardown(test_resnet_cpu_and_pocl_agree, teardown),
+        cmocka_unit_test_teardown(test_resnet_configuration_errors, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }

@@ -365,6 +365,40 @@ static void test_resume_spectral_norm(void **state) {
     resume_case(*state, o, 2);
 }
 
+/* A relativistic loss reads D(real) in the generator step: the last critic step's real
+ * batch, still in the `real` input, so a resumed run sees the same batches. */
+static void test_resume_relativistic(void **state) {
+    const char *const o[] = {"loss={plugin: relativistic, base: hinge}"};
+    resume_case(*state, o, 1);
+}
+
+/* The generator step applies the critic to the real batch only for a loss that reads
+ * D(real): its work grows by about one critic forward pass, and no more. */
+static void test_generator_step_reads_real_scores_only_when_asked(void **state) {
+    fixture *f = *state;
+    char *config = write_config(f, "flops.yaml", base_yaml);
+    const char *const losses[3] = {"loss={plugin: wasserstein}", "loss={plugin: hinge}",
+                                   "loss={plugin: relativistic}"};
+    wg_experiment_info info[3];
+    for (int i = 0; i < 3; i++) {
+        wg_experiment_options o = {.config_path = config,
+                                   .overrides = &losses[i],
+                                   .n_overrides = 1,
+                                   .progress = WG_PROGRESS_QUIET};
+        wg_experiment *e = NULL;
+        wg_status s = wg_experiment_load(&o, &e);
+        if (s == WG_OK) s = wg_experiment_prepare(e);
+        if (s == WG_OK) s = wg_experiment_info_get(e, &info[i]);
+        wg_experiment_free(e);
+        if (s != WG_OK) fail_msg("%s: %s", losses[i], wg_last_error());
+    }
+    assert_true(info[1].generator_flops == info[0].generator_flops);
+    assert_true(info[2].generator_flops > info[0].generator_flops);
+    /* a critic step is two forward passes, their backward passes and a penalty */
+    assert_true(info[2].generator_flops - info[0].generator_flops < info[0].critic_flops / 2);
+    free(config);
+}
+
 /* ---- what a run writes ---- */
 
 static void test_run_folder_contents(void **state) {
@@ -923,7 +957,8 @@ static void test_random_penalty_times_zero_changes_nothing_cpu(void **state) {
 
 static void test_random_penalty_times_zero_changes_nothing_pocl(void **state) {
     wg_device *pocl = NULL;
-    if (wg_device_open("pocl", &pocl) != WG_OK) wg_test_skip("no PoCL device (%s)", wg_last_error());
+    if (wg_device_open("pocl", &pocl) != WG_OK)
+        wg_test_skip("no PoCL device (%s)", wg_last_error());
     wg_device_close(pocl);
     paired_case(*state, "pocl");
 }
@@ -943,12 +978,14 @@ int main(int argc, char **argv) {
         CASE(test_default_folders_are_never_shared),
         CASE(test_data_smaller_than_a_batch),
         CASE(test_divergence_without_a_checkpoint),
+        CASE(test_generator_step_reads_real_scores_only_when_asked),
     };
     /* runs that train: minutes */
     const struct CMUnitTest e2e[] = {
         CASE(test_resume_gradient_penalty),
         CASE(test_resume_weight_clip),
         CASE(test_resume_spectral_norm),
+        CASE(test_resume_relativistic),
         CASE(test_run_folder_contents),
         CASE(test_divergence_stops_the_run),
         CASE(test_cpu_and_pocl_agree),

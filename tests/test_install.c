@@ -347,9 +347,11 @@ static bool contains(const decls *d, const char *line) {
 }
 
 /* What a minor version may not change: function declarations and macros (signatures,
- * WG_MAX_DIMS, enumerators written as #define). Struct definitions may grow at the end. */
+ * WG_MAX_DIMS, enumerators written as #define), except the minor version's own number.
+ * Struct definitions may grow at the end. */
 static bool frozen_within_major(const char *line) {
     const char *s = strstr(line, ": ") + 2;
+    if (starts_with(s, "#define WG_PLUGIN_ABI_MINOR ")) return false;
     return starts_with(s, "WG_API ") || starts_with(s, "#define ");
 }
 

@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "numcheck.h"
@@ -135,6 +137,128 @@ static void check_loss(const loss_case *c, wg_dtype dtype) {
     }
 }
 
+/* ---- relativistic: every base in both modes, against the formulas in doubles ---- */
+
+typedef double (*phi_fn)(double y);
+
+static double dphi_standard(double y) {
+    return -sigmoid(-y);
+}
+static double dphi_wasserstein(double y) {
+    (void)y;
+    return -1;
+}
+static double dphi_hinge(double y) {
+    return y < 1 ? -1 : 0;
+}
+static double dphi_least_squares(double y) {
+    return 2 * (y - 1);
+}
+
+static double phi_standard(double y) {
+    return softplus(-y);
+}
+static double phi_wasserstein(double y) {
+    return -y;
+}
+static double phi_hinge(double y) {
+    return fmax(0, 1 - y);
+}
+static double phi_least_squares(double y) {
+    return (y - 1) * (y - 1);
+}
+
+typedef struct rel_base {
+    const char *name;
+    phi_fn phi, dphi;
+} rel_base;
+
+static const rel_base bases[] = {{"standard", phi_standard, dphi_standard},
+                                 {"wasserstein", phi_wasserstein, dphi_wasserstein},
+                                 {"hinge", phi_hinge, dphi_hinge},
+                                 {"least_squares", phi_least_squares, dphi_least_squares}};
+
+static double mean_of(const double *v, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += v[i];
+    return s / n;
+}
+
+/* RSGAN: mean phi(a_i - b_i); RaGAN: mean phi(a_i - mean b) + mean phi(mean a - b_i).
+ * The critic's loss is this of (real, fake), the generator's of (fake, real). */
+static double relativistic_want(phi_fn phi, bool average, const double *a, const double *b) {
+    double total = 0, ma = mean_of(a, N), mb = mean_of(b, N);
+    for (int i = 0; i < N; i++)
+        total += average ? phi(a[i] - mb) + phi(ma - b[i]) : phi(a[i] - b[i]);
+    return total / N;
+}
+
+/* d/da_j of relativistic_want(a, b): the generator loss's slope in the fake scores. */
+static double relativistic_slope(phi_fn dphi, bool average, const double *a, const double *b,
+                                 int j) {
+    if (!average) return dphi(a[j] - b[j]) / N;
+    double ma = mean_of(a, N), mb = mean_of(b, N), inner = 0;
+    for (int i = 0; i < N; i++) inner += dphi(ma - b[i]) / N;
+    return (dphi(a[j] - mb) + inner) / N;
+}
+
+static void check_relativistic(const char *yaml, const rel_base *base, bool average,
+                               wg_dtype dtype) {
+    const wg_plugin *p = pf_plugin(WG_PLUGIN_LOSS, "relativistic");
+    assert_null(p->vt.loss.generator_loss); /* it cannot do without D(real) */
+    void *state = pc_create(p, yaml);
+    wg_build *build = pc_build(dtype, N, NULL, NULL);
+    wg_graph *g = wg_build_graph(build);
+    wg_node real = wg_input(g, wg_shape2(N, 1), "real_scores");
+    wg_node fake = wg_input(g, wg_shape2(N, 1), "fake_scores");
+    const wg_generator_loss_context context = {sizeof context, real, fake};
+    wg_node loss[2];
+    nc_check(p->vt.loss.critic_loss(state, build, real, fake, &loss[0]), "critic_loss");
+    nc_check(p->vt.loss.generator_loss_ctx(state, build, &context, &loss[1]), "generator_loss_ctx");
+    pc_build_check(build);
+    assert_int_equal(wg_node_numel(g, loss[0]), 1);
+    assert_int_equal(wg_node_numel(g, loss[1]), 1);
+    wg_node targets[3] = {loss[0], loss[1], WG_NONE};
+    nc_check(wg_grad(g, loss[1], 1, &fake, &targets[2]), "wg_grad");
+    wg_session *session = nc_session(g, nc_device("cpu"), 1);
+    wg_plan *plan = nc_plan(session, 3, targets);
+    nc_rng rng = nc_rng_for(nc_hash(yaml));
+    nc_range range = {-3, 3, 0.05, 0, {0}};
+    double r[N], f[N], got_grad[N], want_grad[N];
+    for (int round = 0; round < 3; round++) {
+        nc_fill(&rng, r, N, range);
+        nc_fill(&rng, f, N, range);
+        nc_write(session, real, r);
+        nc_write(session, fake, f);
+        nc_run(plan);
+        double want[2] = {relativistic_want(base->phi, average, r, f),
+                          relativistic_want(base->phi, average, f, r)};
+        double got[2] = {nc_read_scalar(plan, loss[0]), nc_read_scalar(plan, loss[1])};
+        for (int j = 0; j < N; j++) want_grad[j] = relativistic_slope(base->dphi, average, f, r, j);
+        nc_read(plan, targets[2], got_grad);
+        double rtol = dtype == WG_F64 ? 1e-12 : 1e-5;
+        wg_shape two = wg_shape1(2), n = wg_shape2(N, 1);
+        nc_expect_close(yaml, got, want, &two, rtol, rtol);
+        nc_expect_close("d generator loss / d fake", got_grad, want_grad, &n, rtol, rtol);
+    }
+}
+
+static void test_relativistic(void **state) {
+    (void)state;
+    if (!nc_device("cpu")) fail_msg("the cpu device must open");
+    for (size_t i = 0; i < sizeof bases / sizeof *bases; i++)
+        for (int average = 0; average <= 1; average++) {
+            char yaml[96];
+            snprintf(yaml, sizeof yaml, "{average: %s, base: %s}", average ? "true" : "false",
+                     bases[i].name);
+            check_relativistic(yaml, &bases[i], average, WG_F64);
+            check_relativistic(yaml, &bases[i], average, WG_F32);
+            pc_teardown(NULL);
+        }
+    /* the defaults: RaSGAN */
+    check_relativistic("", &bases[0], true, WG_F64);
+}
+
 static void test_losses(void **state) {
     (void)state;
     if (!nc_device("cpu")) fail_msg("the cpu device must open");
@@ -178,12 +302,18 @@ static void test_config_errors(void **state) {
     assert_int_equal(pc_try_create(ls, "{a: 1, b: 1}"), WG_ERR_CONFIG);
     assert_non_null(strstr(wg_last_error(), "must differ"));
     assert_int_equal(pc_try_create(ls, "c: yes"), WG_ERR_CONFIG);
+    const wg_plugin *rel = pf_plugin(WG_PLUGIN_LOSS, "relativistic");
+    assert_int_equal(pc_try_create(rel, "base: minimax"), WG_ERR_CONFIG);
+    assert_non_null(strstr(wg_last_error(), "least_squares"));
+    assert_int_equal(pc_try_create(rel, "average: 2"), WG_ERR_CONFIG);
+    assert_non_null(strstr(wg_last_error(), "average"));
 }
 
 int main(void) {
     nc_init("test_loss");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_losses, pc_teardown),
+        cmocka_unit_test_teardown(test_relativistic, pc_teardown),
         cmocka_unit_test_teardown(test_wasserstein_sign, pc_teardown),
         cmocka_unit_test_teardown(test_config_errors, pc_teardown),
     };

@@ -110,6 +110,10 @@ static void test_builtins(void **state) {
         assert_non_null(vt->critic_loss);
         assert_non_null(vt->generator_loss);
     }
+    /* generator_loss_ctx stands in for the generator_loss a relativistic loss cannot have */
+    const wg_loss_vtable *rel = &expect_plugin(plugins, WG_PLUGIN_LOSS, "relativistic")->vt.loss;
+    assert_null(rel->generator_loss);
+    assert_non_null(rel->generator_loss_ctx);
 
     /* sorted by kind, then name */
     for (int i = 1; i < wg_plugins_count(plugins); i++) {
@@ -137,8 +141,10 @@ static void test_unknown_name_lists_known(void **state) {
     assert_string_equal(wg_last_error(), "unknown lipschitz plugin 'gradient_penalt'; known: "
                                          "gradient_penalty, none, spectral_norm, weight_clip");
     assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, "wgan", &p), WG_ERR_CONFIG);
-    assert_string_equal(wg_last_error(),
-                        "unknown loss plugin 'wgan'; known: gan, hinge, least_squares, wasserstein");
+    assert_string_equal(
+        wg_last_error(),
+        "unknown loss plugin 'wgan'; known: gan, hinge, least_squares, relativistic, "
+        "wasserstein");
     /* a name of another kind is not found either */
     assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, "weight_clip", &p), WG_ERR_CONFIG);
     wg_plugins_free(plugins);
@@ -187,7 +193,7 @@ static void test_broken_fixtures(void **state) {
     snprintf(small, sizeof small,
              "loss plugin 'small_vtable': vtable struct_size 8 is smaller than the %zu bytes "
              "its required functions need",
-             sizeof(wg_loss_vtable));
+             offsetof(wg_loss_vtable, generator_loss_ctx)); /* generator_loss is the last */
     expect_diagnostic(plugins, dir, "small_vtable.so", small);
     expect_diagnostic(plugins, dir, "null_fn.so",
                       "loss plugin 'null_fn': required function 'generator_loss' is NULL");
@@ -220,6 +226,12 @@ static void test_broken_fixtures(void **state) {
     assert_null(p->vt.lipschitz.penalty);
     assert_null(p->vt.lipschitz.project);
     assert_null(p->vt.lipschitz.penalty_ctx);
+    /* a loss built for ABI 2.0 loads in 2.1, without the generator_loss_ctx it never had */
+    p = expect_plugin(plugins, WG_PLUGIN_LOSS, "loss_abi_2_0");
+    assert_int_equal(p->abi_minor, 0);
+    assert_int_equal(p->vt.loss.struct_size, offsetof(wg_loss_vtable, generator_loss_ctx));
+    assert_non_null(p->vt.loss.generator_loss);
+    assert_null(p->vt.loss.generator_loss_ctx);
 
     /* the fixture folder comes first, but its weight_clip has a built-in one's name: the
      * built-in one is kept and the clash reported, naming the way to override */

@@ -14,7 +14,8 @@
  *
  * A minimal plugin (stateless: no create, no destroy):
  *
- *     static const wg_loss_vtable vt = {sizeof vt, NULL, NULL, critic_loss, gen_loss};
+ *     static const wg_loss_vtable vt = {.struct_size = sizeof vt, .critic_loss = critic_loss,
+ *                                       .generator_loss = gen_loss};
  *     static const wg_plugin_desc desc = WG_PLUGIN_DESC(WG_PLUGIN_LOSS, "hinge",
  *                                                       "hinge loss", &vt);
  *     WG_PLUGIN_EXPORT_ONE(desc)
@@ -31,7 +32,8 @@
  * run while tracing, a few times per experiment, never once per step:
  *   - lipschitz `penalty` / `penalty_ctx`: once, in the critic step (never for the
  *     generator step, the diagnostics or the evaluation);
- *   - loss `critic_loss`: once (critic step); `generator_loss`: once (generator step);
+ *   - loss `critic_loss`: once (critic step); `generator_loss` or `generator_loss_ctx`:
+ *     once (generator step);
  *   - lipschitz `reparametrize`: once per critic weight in every trace that applies the
  *     critic (critic step, generator step, diagnostics, evaluation), so several times;
  *   - lipschitz `project`: once per critic parameter, in the projection trace;
@@ -69,7 +71,7 @@ extern "C" {
 #endif
 
 #define WG_PLUGIN_ABI_MAJOR 2
-#define WG_PLUGIN_ABI_MINOR 0
+#define WG_PLUGIN_ABI_MINOR 1
 #define WG_PLUGIN_ENTRY_NAME "wg_plugin_entry"
 
 typedef enum wg_plugin_kind {
@@ -202,6 +204,15 @@ typedef struct wg_lipschitz_vtable {
 
 /* ---- loss ---- */
 
+/* What a generator loss is built from (ABI 2.1); struct_size and append-only as for
+ * wg_penalty_context. */
+typedef struct wg_generator_loss_context {
+    uint32_t struct_size;
+    /* critic(real) on the real batch of the generator step's last critic step, and
+     * critic(G(z)) on this step's generated batch, [N, 1] each */
+    wg_node real_scores, fake_scores;
+} wg_generator_loss_context;
+
 typedef struct wg_loss_vtable {
     uint32_t struct_size;
     wg_status (*create)(const wg_cfg *config, void **state); /* optional */
@@ -209,7 +220,13 @@ typedef struct wg_loss_vtable {
     /* Scores are [N, 1] critic outputs; losses are [1] nodes to minimise. */
     wg_status (*critic_loss)(void *state, wg_build *build, wg_node real_scores, wg_node fake_scores,
                              wg_node *loss);
+    /* Required unless generator_loss_ctx is set, which is then used instead. */
     wg_status (*generator_loss)(void *state, wg_build *build, wg_node fake_scores, wg_node *loss);
+    /* Optional (ABI 2.1). The generator loss of losses that also need the critic's scores
+     * on real data (relativistic GANs); the runtime applies the critic to the real batch
+     * in the generator step only for a loss that sets this hook. */
+    wg_status (*generator_loss_ctx)(void *state, wg_build *build,
+                                    const wg_generator_loss_context *context, wg_node *loss);
 } wg_loss_vtable;
 
 /* ---- arch ---- */

@@ -20,8 +20,6 @@
 
 #define MLP_MAX_LAYERS 16
 
-static const char *const activation_names[] = {"relu", "leaky_relu", "tanh", NULL};
-static const wgp_act activations[] = {WGP_ACT_RELU, WGP_ACT_LEAKY_RELU, WGP_ACT_TANH};
 static const char *const output_names[] = {"linear", "tanh", "sigmoid", NULL};
 static const wgp_act outputs[] = {WGP_ACT_LINEAR, WGP_ACT_TANH, WGP_ACT_SIGMOID};
 
@@ -42,19 +40,17 @@ static wg_status mlp_create(const wg_cfg *config, wg_shape sample_shape, void **
         return wg_fail(WG_ERR_INVALID, "mlp: unusable sample shape");
     m.hidden[0] = m.hidden[1] = m.hidden[2] = 512;
     m.n_hidden = 3;
-    int act = 0, out = 0;
+    int out = 0;
     wg_status s =
         wg_cfg_ints(config, "hidden", 1, 1 << 16, 1, MLP_MAX_LAYERS, m.hidden, &m.n_hidden);
-    if (s == WG_OK) s = wg_cfg_enum(config, "activation", activation_names, 0, &act);
-    if (s == WG_OK && activations[act] == WGP_ACT_LEAKY_RELU)
-        s = wg_cfg_double(config, "slope", 0.2, 0.0, 1.0, &m.slope);
+    if (s == WG_OK)
+        s = wgp_read_activation(config, "activation", WGP_ACT_RELU, &m.activation, &m.slope);
     int default_noise = m.sample_numel < (1 << 16) ? (int)m.sample_numel : 128;
     if (s == WG_OK) s = wg_cfg_int(config, "noise_dim", default_noise, 1, 1 << 16, &m.noise_dim);
     if (s == WG_OK) s = wg_cfg_enum(config, "output", output_names, 0, &out);
     if (s == WG_OK) s = wgp_read_norm(config, "generator_norm", WGP_NORM_NONE, &m.generator_norm);
     if (s == WG_OK) s = wgp_read_norm(config, "critic_norm", WGP_NORM_NONE, &m.critic_norm);
     if (s != WG_OK) return s;
-    m.activation = activations[act];
     m.output = outputs[out];
     mlp *p = malloc(sizeof *p);
     if (!p) return wg_fail(WG_ERR_NOMEM, "mlp: out of memory");

@@ -12,6 +12,7 @@
 #ifndef WGAN_PLUGINS_LAYERS_H
 #define WGAN_PLUGINS_LAYERS_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -28,6 +29,11 @@ typedef enum wgp_act {
     WGP_ACT_TANH,
     WGP_ACT_SIGMOID,
 } wgp_act;
+
+/* The hidden activations the architectures offer, as `activation` (with `slope` for
+ * leaky_relu) reads them. */
+static const char *const wgp_act_names[] = {"relu", "leaky_relu", "tanh", NULL};
+static const wgp_act wgp_acts[] = {WGP_ACT_RELU, WGP_ACT_LEAKY_RELU, WGP_ACT_TANH};
 
 /* How weights start: PyTorch's layer defaults, or N(0, 0.02) weights and N(1, 0.02)
  * norm gains as in Radford et al.'s DCGAN. Biases and shifts start at PyTorch's
@@ -66,26 +72,54 @@ static inline wg_init wgp_bias_init(int64_t fan_in) {
     return (wg_init){WG_INIT_TORCH_DEFAULT, 0, 0, fan_in};
 }
 
+/* Glorot & Bengio's uniform initialisation scaled by `gain`:
+ * U(-a, a), a = gain sqrt(6 / (fan_in + fan_out)). */
+static inline wg_init wgp_glorot_uniform(int64_t fan_in, int64_t fan_out, double gain) {
+    double a = gain * sqrt(6.0 / (double)(fan_in + fan_out));
+    return (wg_init){WG_INIT_UNIFORM, -a, a, 0};
+}
+
+/* x [N, in] -> [N, out], with the given initialisations (no bias when `bias` is NULL). */
+static inline wg_node wgp_linear_init(wg_build *build, const char *layer, wg_node x, int64_t in,
+                                      int64_t out, wg_init weight, const wg_init *bias) {
+    wg_graph *graph = wg_build_graph(build);
+    wg_node w = wgp_param(build, layer, "weight", wg_shape2(out, in), weight, WG_PARAM_WEIGHT);
+    wg_node y = wg_matmul(graph, x, w, false, true);
+    if (bias)
+        y = wg_add(graph, y, wgp_param(build, layer, "bias", wg_shape1(out), *bias, WG_PARAM_BIAS));
+    return y;
+}
+
 /* x [N, in] -> [N, out]. */
 static inline wg_node wgp_linear(wg_build *build, const char *layer, wg_node x, int64_t in,
                                  int64_t out, bool bias, wgp_init_scheme init) {
+    wg_init b = wgp_bias_init(in);
+    return wgp_linear_init(build, layer, x, in, out, wgp_weight_init(init, in), bias ? &b : NULL);
+}
+
+/* Adds a per-channel bias b [C], initialised by `init`, to x [N, C, H, W]. */
+static inline wg_node wgp_channel_bias_init(wg_build *build, const char *layer, wg_node x,
+                                            int64_t c, wg_init init) {
     wg_graph *graph = wg_build_graph(build);
-    wg_node w = wgp_param(build, layer, "weight", wg_shape2(out, in), wgp_weight_init(init, in),
-                          WG_PARAM_WEIGHT);
-    wg_node y = wg_matmul(graph, x, w, false, true);
-    if (bias)
-        y = wg_add(
-            graph, y,
-            wgp_param(build, layer, "bias", wg_shape1(out), wgp_bias_init(in), WG_PARAM_BIAS));
-    return y;
+    wg_node b = wgp_param(build, layer, "bias", wg_shape1(c), init, WG_PARAM_BIAS);
+    return wg_add(graph, x, wg_reshape(graph, b, wg_shape4(1, c, 1, 1)));
 }
 
 /* Adds a per-channel bias b [C] to x [N, C, H, W]. */
 static inline wg_node wgp_channel_bias(wg_build *build, const char *layer, wg_node x, int64_t c,
                                        int64_t fan_in) {
-    wg_graph *graph = wg_build_graph(build);
-    wg_node b = wgp_param(build, layer, "bias", wg_shape1(c), wgp_bias_init(fan_in), WG_PARAM_BIAS);
-    return wg_add(graph, x, wg_reshape(graph, b, wg_shape4(1, c, 1, 1)));
+    return wgp_channel_bias_init(build, layer, x, c, wgp_bias_init(fan_in));
+}
+
+/* Square kernel k, symmetric padding, the given initialisations (no bias when `bias` is
+ * NULL). */
+static inline wg_node wgp_conv2d_init(wg_build *build, const char *layer, wg_node x, int64_t in,
+                                      int64_t out, int k, int stride, int pad, wg_init weight,
+                                      const wg_init *bias) {
+    wg_node w =
+        wgp_param(build, layer, "weight", wg_shape4(out, in, k, k), weight, WG_PARAM_WEIGHT);
+    wg_node y = wg_conv2d(wg_build_graph(build), x, w, (wg_conv_params){stride, stride, pad, pad});
+    return bias ? wgp_channel_bias_init(build, layer, y, out, *bias) : y;
 }
 
 /* Square kernel k, symmetric padding. */
@@ -93,10 +127,37 @@ static inline wg_node wgp_conv2d(wg_build *build, const char *layer, wg_node x, 
                                  int64_t out, int k, int stride, int pad, bool bias,
                                  wgp_init_scheme init) {
     int64_t fan_in = in * k * k;
-    wg_node w = wgp_param(build, layer, "weight", wg_shape4(out, in, k, k),
-                          wgp_weight_init(init, fan_in), WG_PARAM_WEIGHT);
-    wg_node y = wg_conv2d(wg_build_graph(build), x, w, (wg_conv_params){stride, stride, pad, pad});
-    return bias ? wgp_channel_bias(build, layer, y, out, fan_in) : y;
+    wg_init b = wgp_bias_init(fan_in);
+    return wgp_conv2d_init(build, layer, x, in, out, k, stride, pad, wgp_weight_init(init, fan_in),
+                           bias ? &b : NULL);
+}
+
+/* Nearest-neighbour upsampling by 2, x [N, C, H, W] -> [N, C, 2H, 2W] (PyTorch's
+ * Upsample(scale_factor=2), the WGAN-GP code's depth_to_space of four copies): each
+ * value broadcast along a new axis of 2, first beside itself, then under its row. Four
+ * dimensions suffice, and the adjoint (a sum over each 2x2 block) comes from expand's. */
+static inline wg_node wgp_upsample2(wg_graph *graph, wg_node x) {
+    if (x == WG_NONE) return WG_NONE;
+    wg_shape s = wg_node_shape(graph, x);
+    int64_t n = s.dim[0], c = s.dim[1], h = s.dim[2], w = s.dim[3];
+    wg_node y = wg_reshape(graph, x, wg_shape3(n * c * h, w, 1));
+    y = wg_expand(graph, y, wg_shape3(n * c * h, w, 2));
+    y = wg_reshape(graph, y, wg_shape4(n * c, h, 1, 2 * w));
+    y = wg_expand(graph, y, wg_shape4(n * c, h, 2, 2 * w));
+    return wg_reshape(graph, y, wg_shape4(n, c, 2 * h, 2 * w));
+}
+
+/* 2x2 mean pooling with stride 2, x [N, C, H, W] (H, W even) -> [N, C, H/2, W/2]
+ * (PyTorch's AvgPool2d(2)): the mean of pairs along the width, then along the height. */
+static inline wg_node wgp_mean_pool2(wg_graph *graph, wg_node x) {
+    if (x == WG_NONE) return WG_NONE;
+    wg_shape s = wg_node_shape(graph, x);
+    int64_t n = s.dim[0], c = s.dim[1], h = s.dim[2], w = s.dim[3];
+    wg_node y = wg_reshape(graph, x, wg_shape3(n * c * h, w / 2, 2));
+    y = wg_mean(graph, y, 1u << 2, false); /* [n c h, w/2] */
+    y = wg_reshape(graph, y, wg_shape4(n * c, h / 2, 2, w / 2));
+    y = wg_mean(graph, y, 1u << 2, false); /* [n c, h/2, w/2] */
+    return wg_reshape(graph, y, wg_shape4(n, c, h / 2, w / 2));
 }
 
 /* PyTorch's ConvTranspose2d. PyTorch computes its default bound from the weight's
@@ -159,6 +220,20 @@ static inline wg_status wgp_read_norm(const wg_cfg *config, const char *key, wgp
     int v;
     wg_status s = wg_cfg_enum(config, key, wgp_norm_names, (int)def, &v);
     if (s == WG_OK) *out = (wgp_norm)v;
+    return s;
+}
+
+/* Reads `key` as one of wgp_act_names (default `def`), and for leaky_relu the negative
+ * slope from "slope" (default 0.2). */
+static inline wg_status wgp_read_activation(const wg_cfg *config, const char *key, wgp_act def,
+                                            wgp_act *act, double *slope) {
+    int v = 0;
+    while (wgp_acts[v] != def) v++;
+    wg_status s = wg_cfg_enum(config, key, wgp_act_names, v, &v);
+    *slope = 0;
+    if (s == WG_OK) *act = wgp_acts[v];
+    if (s == WG_OK && *act == WGP_ACT_LEAKY_RELU)
+        s = wg_cfg_double(config, "slope", 0.2, 0.0, 1.0, slope);
     return s;
 }
 

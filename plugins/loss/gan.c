@@ -49,7 +49,11 @@ static wg_status generator_loss(void *state, wg_build *build, wg_node fake, wg_n
     return wg_graph_status(g);
 }
 
-static const wg_loss_vtable vtable = {sizeof vtable, create, destroy, critic_loss, generator_loss};
+static const wg_loss_vtable vtable = {.struct_size = sizeof vtable,
+                                      .create = create,
+                                      .destroy = destroy,
+                                      .critic_loss = critic_loss,
+                                      .generator_loss = generator_loss};
 static const wg_plugin_desc desc =
     WG_PLUGIN_DESC(WG_PLUGIN_LOSS, "gan",
                    "standard GAN, binary cross-entropy on logits (mode non_saturating or "

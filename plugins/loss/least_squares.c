@@ -59,7 +59,11 @@ static wg_status generator_loss(void *state, wg_build *build, wg_node fake, wg_n
     return wg_graph_status(g);
 }
 
-static const wg_loss_vtable vtable = {sizeof vtable, create, destroy, critic_loss, generator_loss};
+static const wg_loss_vtable vtable = {.struct_size = sizeof vtable,
+                                      .create = create,
+                                      .destroy = destroy,
+                                      .critic_loss = critic_loss,
+                                      .generator_loss = generator_loss};
 static const wg_plugin_desc desc =
     WG_PLUGIN_DESC(WG_PLUGIN_LOSS, "least_squares",
                    "LSGAN: critic 1/2 mean((real-b)^2) + 1/2 mean((fake-a)^2), generator "

@@ -17,7 +17,8 @@ static wg_status generator_loss(void *state, wg_build *build, wg_node fake, wg_n
     return wg_graph_status(g);
 }
 
-static const wg_loss_vtable vtable = {sizeof vtable, NULL, NULL, critic_loss, generator_loss};
+static const wg_loss_vtable vtable = {
+    .struct_size = sizeof vtable, .critic_loss = critic_loss, .generator_loss = generator_loss};
 static const wg_plugin_desc desc =
     WG_PLUGIN_DESC(WG_PLUGIN_LOSS, "wasserstein",
                    "WGAN: critic mean(fake) - mean(real), generator -mean(fake)", &vtable);

@@ -134,9 +134,17 @@ wg_status wg_build_critic_loss(wg_build *build, const wg_plugin *loss, void *sta
 }
 
 wg_status wg_build_generator_loss(wg_build *build, const wg_plugin *loss, void *state,
-                                  wg_node fake_scores, wg_node *out) {
+                                  wg_node real_scores, wg_node fake_scores, wg_node *out) {
+    const wg_loss_vtable *vt = &loss->vt.loss;
     wg_build_enter_plugin(build, loss);
-    wg_status s = loss->vt.loss.generator_loss(state, build, fake_scores, out);
+    wg_status s;
+    if (vt->generator_loss_ctx) {
+        const wg_generator_loss_context context = {
+            .struct_size = sizeof context, .real_scores = real_scores, .fake_scores = fake_scores};
+        s = vt->generator_loss_ctx(state, build, &context, out);
+    } else {
+        s = vt->generator_loss(state, build, fake_scores, out);
+    }
     wg_build_leave(build);
     return s;
 }

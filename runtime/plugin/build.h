@@ -75,11 +75,17 @@ void wg_build_enter_network(wg_build *build, const char *network);
 /* Back to the level (and network) before the matching enter. */
 void wg_build_leave(wg_build *build);
 
-/* The loss plugin's hooks, each inside the plugin's key scope. */
+/* The loss plugin's hooks, each inside the plugin's key scope. The generator loss goes
+ * through generator_loss_ctx when the plugin has it (wg_loss_wants_real_scores), else
+ * through generator_loss, which never sees `real_scores` (WG_NONE is fine then). */
 wg_status wg_build_critic_loss(wg_build *build, const wg_plugin *loss, void *state,
                                wg_node real_scores, wg_node fake_scores, wg_node *out);
 wg_status wg_build_generator_loss(wg_build *build, const wg_plugin *loss, void *state,
-                                  wg_node fake_scores, wg_node *out);
+                                  wg_node real_scores, wg_node fake_scores, wg_node *out);
+/* Whether the loss's generator loss reads the critic's scores on real data. */
+static inline bool wg_loss_wants_real_scores(const wg_plugin *loss) {
+    return loss->vt.loss.generator_loss_ctx != NULL;
+}
 /* The strategy's penalty for the critic step being traced, through whichever penalty
  * hook it has (NULL *penalty when it has none), inside its own key scope and with
  * "critic" as the network. */

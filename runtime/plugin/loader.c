@@ -26,6 +26,7 @@
 typedef struct required_fn {
     size_t offset;
     const char *name;
+    size_t instead; /* offset of a function that may replace it (0: none) */
 } required_fn;
 
 typedef struct kind_info {
@@ -38,7 +39,9 @@ typedef struct kind_info {
 } kind_info;
 
 #define REQUIRED(type, field)                                                                      \
-    { offsetof(type, field), #field }
+    { offsetof(type, field), #field, 0 }
+#define REQUIRED_UNLESS(type, field, other)                                                        \
+    { offsetof(type, field), #field, offsetof(type, other) }
 
 /* create and destroy are optional for every kind (ABI 1.2): stateless plugins omit them. */
 static const kind_info kinds[] = {
@@ -47,13 +50,14 @@ static const kind_info kinds[] = {
      sizeof(wg_lipschitz_vtable),
      offsetof(wg_lipschitz_vtable, create),
      0,
-     {{0, NULL}}},
+     {{0, NULL, 0}}},
     {WG_PLUGIN_LOSS,
      "loss",
      sizeof(wg_loss_vtable),
      offsetof(wg_loss_vtable, create),
      2,
-     {REQUIRED(wg_loss_vtable, critic_loss), REQUIRED(wg_loss_vtable, generator_loss)}},
+     {REQUIRED(wg_loss_vtable, critic_loss),
+      REQUIRED_UNLESS(wg_loss_vtable, generator_loss, generator_loss_ctx)}},
     {WG_PLUGIN_ARCH,
      "arch",
      sizeof(wg_arch_vtable),
@@ -309,6 +313,8 @@ static bool validate(const wg_plugin_desc *raw, wg_plugin *out, char *why, size_
     for (int i = 0; i < k->n_required; i++) {
         any_fn fn;
         memcpy(&fn, (const char *)&out->vt + k->required[i].offset, sizeof fn);
+        if (!fn && k->required[i].instead)
+            memcpy(&fn, (const char *)&out->vt + k->required[i].instead, sizeof fn);
         if (!fn) {
             snprintf(why, why_size, "%s plugin '%s': required function '%s' is NULL", k->name,
                      desc.name, k->required[i].name);

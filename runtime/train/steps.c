@@ -235,12 +235,17 @@ static wg_status build_generator_step(wg_experiment *e, targets *t) {
     exp_begin_build(e, &b, "generator_step", e->cfg.batch);
     wg_graph *g = e->steps.graph;
     wg_node z = wg_random_normal(g, "z", wg_shape2(e->cfg.batch, e->plugins.noise_dim), 0, 1);
-    wg_node fake = WG_NONE, score = WG_NONE, loss = WG_NONE;
+    wg_node fake = WG_NONE, score = WG_NONE, real_score = WG_NONE, loss = WG_NONE;
     wg_status s = exp_apply_generator(e, &b, z, &fake);
     if (s == WG_OK) s = exp_apply_critic(e, &b, fake, &score);
+    /* D(real) only for a loss that reads it (relativistic): on the real input, which
+     * still holds the batch of this generator step's last critic step, so no data
+     * index is drawn and a resumed run sees what an uninterrupted one does */
+    if (s == WG_OK && wg_loss_wants_real_scores(e->plugins.loss.plugin))
+        s = exp_apply_critic(e, &b, e->steps.real, &real_score);
     if (s == WG_OK) {
-        s = wg_build_generator_loss(&b, e->plugins.loss.plugin, e->plugins.loss.state, score,
-                                    &loss);
+        s = wg_build_generator_loss(&b, e->plugins.loss.plugin, e->plugins.loss.state, real_score,
+                                    score, &loss);
         s = exp_hook_output(e, &b, &e->plugins.loss, "generator_loss", s, loss,
                             fixed_names[COL_GEN_LOSS]);
     }
