@@ -26,7 +26,6 @@
 #include "plugincheck.h"
 #include "tmpdir.h"
 
-
 /* ---- the environment: source and build folders, tools, the scratch prefix ---- */
 
 static char build_dir[4096];
@@ -347,9 +346,11 @@ static bool contains(const decls *d, const char *line) {
 }
 
 /* What a minor version may not change: function declarations and macros (signatures,
- * WG_MAX_DIMS, enumerators written as #define). Struct definitions may grow at the end. */
+ * WG_MAX_DIMS, enumerators written as #define), but for the minor version's own
+ * number. Struct definitions may grow at the end. */
 static bool frozen_within_major(const char *line) {
     const char *s = strstr(line, ": ") + 2;
+    if (starts_with(s, "#define WG_PLUGIN_ABI_MINOR ")) return false;
     return starts_with(s, "WG_API ") || starts_with(s, "#define ");
 }
 

@@ -134,8 +134,10 @@ static void test_unknown_name_lists_known(void **state) {
     assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LIPSCHITZ, "gradient_penalt", &p),
                      WG_ERR_CONFIG);
     assert_null(p);
-    assert_string_equal(wg_last_error(), "unknown lipschitz plugin 'gradient_penalt'; known: "
-                                         "gradient_penalty, none, spectral_norm, weight_clip");
+    assert_string_equal(wg_last_error(),
+                        "unknown lipschitz plugin 'gradient_penalt'; known: ct, dragan, "
+                        "gradient_penalty, lipschitz_penalty, none, orthogonal, r1, r2, "
+                        "spectral_norm, weight_clip");
     assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, "wgan", &p), WG_ERR_CONFIG);
     assert_string_equal(wg_last_error(),
                         "unknown loss plugin 'wgan'; known: gan, hinge, least_squares, wasserstein");
