@@ -578,7 +578,8 @@ static int learn(void **state, const char *name, int steps, const char *extra) {
 
 /* The experiments' settings with 128-wide networks; measured on the 2-core development
  * machine (cpu time of the run): R1 8 of 8 modes after 2000 steps (39 s), DRAGAN 8 of 8
- * after 3000 (54 s), CT 7 of 8 after 800 steps at batch 128 (44 s). */
+ * after 3000 (54 s), CT 7 of 8 after 1500 steps at batch 128 (67 s; it had 7 from step
+ * 1300 on, 6 or 7 between 800 and 1200). */
 static void test_learns_8_gaussians_r1(void **state) {
     assert_true(learn(state, "wgan-r1-8gaussians", 2000, NULL) >= 6);
 }
@@ -590,7 +591,7 @@ static void test_learns_8_gaussians_dragan(void **state) {
 /* CT costs about three critic passes more per critic step than GP: half the batch
  * (the reference MNIST code's is 50) keeps the run near a minute. */
 static void test_learns_8_gaussians_ct(void **state) {
-    assert_true(learn(state, "wgan-ct-8gaussians", 1000, "train.batch=128") >= 6);
+    assert_true(learn(state, "wgan-ct-8gaussians", 1500, "train.batch=128") >= 6);
 }
 
 static int setup_dir(void **state) {

@@ -139,8 +139,9 @@ static void test_unknown_name_lists_known(void **state) {
                         "gradient_penalty, lipschitz_penalty, none, orthogonal, r1, r2, "
                         "spectral_norm, weight_clip");
     assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, "wgan", &p), WG_ERR_CONFIG);
-    assert_string_equal(wg_last_error(),
-                        "unknown loss plugin 'wgan'; known: gan, hinge, least_squares, wasserstein");
+    assert_string_equal(
+        wg_last_error(),
+        "unknown loss plugin 'wgan'; known: gan, hinge, least_squares, wasserstein");
     /* a name of another kind is not found either */
     assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, "weight_clip", &p), WG_ERR_CONFIG);
     wg_plugins_free(plugins);
@@ -213,6 +214,9 @@ static void test_broken_fixtures(void **state) {
         assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, refused[i], &p), WG_ERR_CONFIG);
     expect_plugin(plugins, WG_PLUGIN_LOSS, "wasserstein");
     expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "gradient_penalty");
+    /* a plugin of the previous minor version loads */
+    assert_int_equal(expect_plugin(plugins, WG_PLUGIN_LOSS, "abi_older_minor")->abi_minor,
+                     WG_PLUGIN_ABI_MINOR - 1);
 
     /* a vtable shorter than the runtime's: the hooks past its size read as absent */
     p = expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "truncated");
