@@ -139,9 +139,8 @@ static void test_unknown_name_lists_known(void **state) {
                         "gradient_penalty, lipschitz_penalty, none, orthogonal, r1, r2, "
                         "spectral_norm, weight_clip");
     assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, "wgan", &p), WG_ERR_CONFIG);
-    assert_string_equal(
-        wg_last_error(),
-        "unknown loss plugin 'wgan'; known: gan, hinge, least_squares, wasserstein");
+    assert_string_equal(wg_last_error(),
+                        "unknown loss plugin 'wgan'; known: gan, hinge, least_squares, wasserstein");
     /* a name of another kind is not found either */
     assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, "weight_clip", &p), WG_ERR_CONFIG);
     wg_plugins_free(plugins);
