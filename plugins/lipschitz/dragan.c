@@ -1,20 +1,22 @@
 /* DRAGAN (Kodali, Abernethy, Hays and Kira 2017, "On convergence and stability of
  * GANs"): a gradient penalty at points near the real data, where the paper locates the
  * sharp gradients of mode collapse. This is the variant of the authors' reference code
- * (the "DRAGAN" TensorFlow toy and MNIST scripts), not the paper's x + N(0, c sigma)
- * form:
+ * (their TensorFlow notebook), not the paper's Gaussian noise: a one-sided
+ * uniform perturbation scaled by the batch's spread, then a point on the segment to it,
  *
  *     u      ~ U(0, 1) per element                     (draw "perturbation")
  *     x_p    = x + 0.5 * std(x) * u                    std over every element of the real
  *                                                      batch, population form (numpy's
- *                                                      x.std()), not differentiated
+ *                                                      x.std()), `spread` 0.5
  *     alpha  ~ U(0, 1) per sample                      (draw "alpha")
  *     x_hat  = x + alpha * (x_p - x)                   (node "dragan.x_hat")
  *     penalty = lambda * mean_i (|grad D(x_hat_i)| - 1)^2
  *     |g| = sqrt(sum of g^2 over all non-batch axes + epsilon)
  *
- * lambda 10 as the reference code. The paper and the code use the standard GAN loss
- * (`loss: {plugin: gan}`).
+ * lambda 10 as the reference code, which uses the standard GAN loss
+ * (`loss: {plugin: gan}`). On the 8-gaussians toy the perturbations reach about half
+ * the distance between modes; experiments/wgan-dragan-8gaussians.yaml scales lambda to
+ * 0.1 there.
  *
  *     lipschitz: {plugin: dragan, lambda: 10, spread: 0.5, epsilon: 1e-12}
  */

@@ -7,9 +7,9 @@
  *     |g|^2 = sum of g^2 over all non-batch axes
  *
  * The gradient is taken of the very scores the loss sees (wg_penalty_context's
- * real_scores / fake_scores), so no second forward pass is made. The default gamma 10
- * is the paper's value for its image experiments; it pairs the penalty with the
- * non-saturating GAN loss (`loss: {plugin: gan}`).
+ * real_scores / fake_scores), so no second forward pass is made. The default gamma is
+ * 10 (the value StyleGAN, Karras et al. 2019, trains its R1 with); the paper pairs the
+ * penalty with the non-saturating GAN loss (`loss: {plugin: gan}`).
  *
  *     lipschitz: {plugin: r1, gamma: 10}
  *     lipschitz: {plugin: r2, gamma: 10}
