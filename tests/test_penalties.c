@@ -577,8 +577,8 @@ static int learn(void **state, const char *name, int steps, const char *extra) {
 }
 
 /* The experiments' settings with 128-wide networks; measured on the 2-core development
- * machine (cpu time of the run): R1 8 of 8 modes after 2000 steps (39 s), DRAGAN 8 of 8
- * after 3000 (54 s), CT 7 of 8 after 1500 steps at batch 128 (67 s; it had 7 from step
+ * machine (cpu time of the run): R1 8 of 8 modes after 2000 steps (33 s), DRAGAN 8 of 8
+ * after 3000 (54 s), CT 7 of 8 after 1500 steps at batch 128 (69 s; it had 7 from step
  * 1300 on, 6 or 7 between 800 and 1200). */
 static void test_learns_8_gaussians_r1(void **state) {
     assert_true(learn(state, "wgan-r1-8gaussians", 2000, NULL) >= 6);
