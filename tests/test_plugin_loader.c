@@ -138,8 +138,10 @@ static void test_unknown_name_lists_known(void **state) {
     assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LIPSCHITZ, "gradient_penalt", &p),
                      WG_ERR_CONFIG);
     assert_null(p);
-    assert_string_equal(wg_last_error(), "unknown lipschitz plugin 'gradient_penalt'; known: "
-                                         "gradient_penalty, none, spectral_norm, weight_clip");
+    assert_string_equal(wg_last_error(),
+                        "unknown lipschitz plugin 'gradient_penalt'; known: ct, dragan, "
+                        "gradient_penalty, lipschitz_penalty, none, orthogonal, r1, r2, "
+                        "spectral_norm, weight_clip");
     assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, "wgan", &p), WG_ERR_CONFIG);
     assert_string_equal(
         wg_last_error(),
@@ -217,6 +219,9 @@ static void test_broken_fixtures(void **state) {
         assert_int_equal(wg_plugins_find(plugins, WG_PLUGIN_LOSS, refused[i], &p), WG_ERR_CONFIG);
     expect_plugin(plugins, WG_PLUGIN_LOSS, "wasserstein");
     expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "gradient_penalty");
+    /* a plugin of the previous minor version loads */
+    assert_int_equal(expect_plugin(plugins, WG_PLUGIN_LOSS, "abi_older_minor")->abi_minor,
+                     WG_PLUGIN_ABI_MINOR - 1);
 
     /* a vtable shorter than the runtime's: the hooks past its size read as absent */
     p = expect_plugin(plugins, WG_PLUGIN_LIPSCHITZ, "truncated");

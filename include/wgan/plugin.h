@@ -179,6 +179,27 @@ typedef struct wg_penalty_context {
     wg_node real_scores, fake_scores;
 } wg_penalty_context;
 
+/* Dropout in the critic (ABI 2.1), for penalties that compare perturbed passes of the
+ * critic (the consistency term of CT-GAN). The critic of the step's loss never drops
+ * anything: only a penalty asks for it, one application at a time. */
+
+/* critic(x) with dropout of probability `rate` (in [0, 1)) on the hidden layers of an
+ * architecture that supports it (mlp, dcgan: wg_build_dropout after each hidden
+ * activation), *score [N, 1]. `features`, when not NULL, gets the critic's
+ * second-to-last layer as the architecture reported it (wg_build_critic_features),
+ * [N, ...], or WG_NONE when it reports none. Each call is a new application of the
+ * critic, so its dropout masks are drawn afresh (keyed "critic.<n>/<name>"). */
+WG_API wg_status wg_build_apply_critic_dropout(wg_build *build, const wg_critic_fn *critic,
+                                               double rate, wg_node x, wg_node *score,
+                                               wg_node *features);
+/* For architecture plugins: x itself when no dropout was asked for (the usual case),
+ * else inverted dropout, x * (u > rate) / (1 - rate) with u ~ U(0, 1) per element,
+ * drawn as wg_random_uniform(graph, name, ...): name each call site ("fc1.dropout"). */
+WG_API wg_node wg_build_dropout(wg_build *build, const char *name, wg_node x);
+/* For architecture plugins: h, [N, ...], is the critic's second-to-last layer (the
+ * input of its last linear map) in the application being built. */
+WG_API void wg_build_critic_features(wg_build *build, wg_node h);
+
 typedef struct wg_lipschitz_vtable {
     uint32_t struct_size;
     unsigned flags;

@@ -30,7 +30,11 @@
  *      channels ConvT(.., 4, s2, p1), norm, ReLU up to S/2, ConvT(.., C, 4, s2, p1) -> S
  *   D: Conv(C, width, 4, s2, p1), LReLU(0.2), then doubling the channels
  *      Conv(.., 4, s2, p1), norm, LReLU down to 4x4, Conv(.., 1, 4, s1, p0)
- *   without biases. */
+ *   without biases.
+ *
+ * A penalty may apply either critic with dropout after each LeakyReLU
+ * (wg_build_apply_critic_dropout), where CT-GAN's reference MNIST critic has it; the
+ * input of the last layer is the critic's second-to-last layer. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,14 +158,17 @@ static wg_node mnist_critic(const dcgan *d, wg_build *build, wg_node x) {
     wg_graph *graph = wg_build_graph(build);
     int64_t dim = d->width;
     x = wgp_conv2d(build, "conv1", x, d->channels, dim, 5, 2, 2, true, d->init);
-    x = wg_leaky_relu(graph, x, LRELU_SLOPE);
+    x = wgp_dropout(build, "conv1", wg_leaky_relu(graph, x, LRELU_SLOPE));
     x = wgp_conv2d(build, "conv2", x, dim, 2 * dim, 5, 2, 2, true, d->init);
     x = wg_leaky_relu(graph, wgp_normalize(build, "norm2", x, d->critic_norm, d->init),
                       LRELU_SLOPE);
+    x = wgp_dropout(build, "conv2", x);
     x = wgp_conv2d(build, "conv3", x, 2 * dim, 4 * dim, 5, 2, 2, true, d->init);
     x = wg_leaky_relu(graph, wgp_normalize(build, "norm3", x, d->critic_norm, d->init),
                       LRELU_SLOPE);
-    return wgp_linear(build, "fc", wgp_flatten(graph, x), 4 * 4 * 4 * dim, 1, true, d->init);
+    x = wgp_flatten(graph, wgp_dropout(build, "conv3", x));
+    wg_build_critic_features(build, x);
+    return wgp_linear(build, "fc", x, 4 * 4 * 4 * dim, 1, true, d->init);
 }
 
 static wg_node dcgan_generator_net(const dcgan *d, wg_build *build, wg_node z) {
@@ -187,14 +194,16 @@ static wg_node dcgan_critic_net(const dcgan *d, wg_build *build, wg_node x) {
     int64_t c = d->width;
     char layer[32], norm[32];
     x = wgp_conv2d(build, "conv1", x, d->channels, c, 4, 2, 1, false, d->init);
-    x = wg_leaky_relu(graph, x, LRELU_SLOPE);
+    x = wgp_dropout(build, "conv1", wg_leaky_relu(graph, x, LRELU_SLOPE));
     for (int i = 2; i <= d->levels; i++, c *= 2) {
         snprintf(layer, sizeof layer, "conv%d", i);
         snprintf(norm, sizeof norm, "norm%d", i);
         x = wgp_conv2d(build, layer, x, c, 2 * c, 4, 2, 1, false, d->init);
         x = wg_leaky_relu(graph, wgp_normalize(build, norm, x, d->critic_norm, d->init),
                           LRELU_SLOPE);
+        x = wgp_dropout(build, layer, x);
     }
+    wg_build_critic_features(build, wgp_flatten(graph, x));
     snprintf(layer, sizeof layer, "conv%d", d->levels + 1);
     x = wgp_conv2d(build, layer, x, c, 1, 4, 1, 0, false, d->init);
     return wgp_flatten(graph, x);

@@ -12,7 +12,9 @@
  *     critic_norm: none           # none | batch | layer
  *
  * Samples of any shape are flattened to vectors; the critic returns [N, 1] with no
- * sigmoid. Layers are fc1, fc2, ... and out, each "weight" [out, in] and "bias". */
+ * sigmoid. A penalty may apply the critic with dropout after every hidden activation
+ * (wg_build_apply_critic_dropout, as CT-GAN's reference critic). Layers are fc1, fc2, ... and out,
+ * each "weight" [out, in] and "bias". */
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,19 +69,23 @@ static int64_t mlp_noise_dim(void *state) {
     return ((mlp *)state)->noise_dim;
 }
 
-/* Hidden layers then a linear output layer of `out` units. */
+/* Hidden layers then a linear output layer of `out` units. The critic's hidden layers
+ * end in dropout ("fc<i>.dropout", a no-op unless a penalty asks for it), and the
+ * output layer's input is its second-to-last layer. */
 static wg_node mlp_forward(const mlp *m, wg_build *build, wg_node x, int64_t in, int64_t out,
-                           wgp_norm norm) {
+                           wgp_norm norm, bool critic) {
     wg_graph *graph = wg_build_graph(build);
-    char layer[32];
+    char layer[32], norm_layer[32];
     for (size_t i = 0; i < m->n_hidden; i++) {
         snprintf(layer, sizeof layer, "fc%zu", i + 1);
         x = wgp_linear(build, layer, x, in, m->hidden[i], true, WGP_INIT_TORCH);
-        snprintf(layer, sizeof layer, "norm%zu", i + 1);
-        x = wgp_normalize(build, layer, x, norm, WGP_INIT_TORCH);
+        snprintf(norm_layer, sizeof norm_layer, "norm%zu", i + 1);
+        x = wgp_normalize(build, norm_layer, x, norm, WGP_INIT_TORCH);
         x = wgp_activate(graph, x, m->activation, m->slope);
+        if (critic) x = wgp_dropout(build, layer, x);
         in = m->hidden[i];
     }
+    if (critic) wg_build_critic_features(build, x);
     return wgp_linear(build, "out", x, in, out, true, WGP_INIT_TORCH);
 }
 
@@ -89,7 +95,7 @@ static wg_status mlp_generator(void *state, wg_build *build, wg_node z, wg_node 
     wg_shape noise = wg_shape1(m->noise_dim);
     wg_status s = wgp_check_input(graph, z, &noise, "mlp generator");
     if (s != WG_OK) return s;
-    wg_node y = mlp_forward(m, build, z, m->noise_dim, m->sample_numel, m->generator_norm);
+    wg_node y = mlp_forward(m, build, z, m->noise_dim, m->sample_numel, m->generator_norm, false);
     y = wgp_activate(graph, y, m->output, 0);
     return wgp_result(graph, wgp_unflatten(graph, y, &m->sample), x);
 }
@@ -99,7 +105,8 @@ static wg_status mlp_critic(void *state, wg_build *build, wg_node x, wg_node *sc
     wg_graph *graph = wg_build_graph(build);
     wg_status s = wgp_check_input(graph, x, &m->sample, "mlp critic");
     if (s != WG_OK) return s;
-    wg_node y = mlp_forward(m, build, wgp_flatten(graph, x), m->sample_numel, 1, m->critic_norm);
+    wg_node y =
+        mlp_forward(m, build, wgp_flatten(graph, x), m->sample_numel, 1, m->critic_norm, true);
     return wgp_result(graph, y, score);
 }
 

@@ -256,10 +256,16 @@ static wg_node critic_block(const resnet *r, wg_build *build, int i, wg_node x) 
 
 static wg_node resnet_critic_net(const resnet *r, wg_build *build, wg_node x) {
     wg_graph *graph = wg_build_graph(build);
-    for (int i = 0; i < r->d_blocks; i++) x = critic_block(r, build, i, x);
+    /* dropout after each block when a penalty asks for it (ct), else nothing */
+    for (int i = 0; i < r->d_blocks; i++) {
+        char block[16];
+        snprintf(block, sizeof block, "block%d", i + 1);
+        x = wgp_dropout(build, block, critic_block(r, build, i, x));
+    }
     x = wgp_activate(graph, x, r->activation, r->slope);
     unsigned spatial = (1u << 2) | (1u << 3);
     x = r->sum_pool ? wg_sum(graph, x, spatial, false) : wg_mean(graph, x, spatial, false);
+    wg_build_critic_features(build, x);
     return linear(r, build, "fc", x, r->d_width[r->d_blocks], 1, r->out_bias);
 }
 

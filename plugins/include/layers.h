@@ -214,6 +214,14 @@ static inline wg_node wgp_normalize(wg_build *build, const char *layer, wg_node 
     return wg_add(graph, y, wg_reshape(graph, beta, channel));
 }
 
+/* The critic's dropout after layer `layer` ("<layer>.dropout"): x itself unless a
+ * penalty applies the critic with dropout (wg_build_apply_critic_dropout). */
+static inline wg_node wgp_dropout(wg_build *build, const char *layer, wg_node x) {
+    char name[WGP_NAME_MAX];
+    snprintf(name, sizeof name, "%s.dropout", layer);
+    return wg_build_dropout(build, name, x);
+}
+
 /* Reads `key` as one of wgp_norm_names. */
 static inline wg_status wgp_read_norm(const wg_cfg *config, const char *key, wgp_norm def,
                                       wgp_norm *out) {

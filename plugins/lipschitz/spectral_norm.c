@@ -2,7 +2,14 @@
  * W / sigma(W), sigma estimated by power iteration from a vector u kept between steps.
  *
  * W is viewed as a matrix [rows, cols] with rows = its first axis: [out, in] for a
- * PyTorch-style linear weight, [K, C*R*S] for a conv kernel [K, C, R, S]. A linear
+ * PyTorch-style linear weight, [K, C*R*S] for a conv kernel [K, C, R, S]. For
+ * convolutions this is the variant of Miyato et al. and of their reference code (and
+ * of torch.nn.utils.spectral_norm): the largest singular value of the reshaped kernel
+ * matrix, by the same power iteration as for a linear weight. It is not the spectral
+ * norm of the convolution as a linear map of the whole feature map (which depends on
+ * stride, padding and input size, and which the reshaped matrix only approximates;
+ * Gouk et al. 2018, Sedghi et al. 2019 compute that one); tests/test_lipschitz.c
+ * checks both layouts against a host power iteration. A linear
  * weight stored [in, out] (for x @ W) gives the transposed matrix: the same sigma, with
  * u of length `in`. u is network state "<weight name>.sn_u", drawn N(0, 1) and
  * normalised when used.

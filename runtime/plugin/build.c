@@ -25,6 +25,7 @@ void wg_build_begin(wg_build *build, wg_graph *graph, wg_registry *registry, con
                         .network = "generator",
                         .batch = batch,
                         .depth = 1,
+                        .features = WG_NONE,
                         .lipschitz_plugin = lipschitz,
                         .lipschitz = lipschitz ? &lipschitz->vt.lipschitz : NULL,
                         .lipschitz_state = lipschitz_state};
@@ -267,4 +268,34 @@ void wg_build_add_metric(wg_build *build, const char *name, wg_node value) {
     wg_build_metric *m = &build->metrics[build->n_metrics++];
     memcpy(m->name, name, strlen(name) + 1);
     m->node = value;
+}
+
+/* ---- dropout in the critic (ABI 2.1) ---- */
+
+wg_status wg_build_apply_critic_dropout(wg_build *build, const wg_critic_fn *critic, double rate,
+                                        wg_node x, wg_node *score, wg_node *features) {
+    if (features) *features = WG_NONE;
+    if (!(rate >= 0 && rate < 1))
+        return wg_fail(WG_ERR_INVALID, "dropout rate %g is not in [0, 1)", rate);
+    double outer_rate = build->dropout;
+    wg_node outer_features = build->features;
+    build->dropout = rate;
+    build->features = WG_NONE;
+    wg_status s = critic->apply(critic->self, build, x, score);
+    if (features) *features = build->features;
+    build->dropout = outer_rate;
+    build->features = outer_features;
+    return s;
+}
+
+wg_node wg_build_dropout(wg_build *build, const char *name, wg_node x) {
+    if (build->dropout <= 0 || x == WG_NONE) return x;
+    wg_graph *g = build->graph;
+    wg_node u = wg_random_uniform(g, name, wg_node_shape(g, x), 0, 1);
+    wg_node keep = wg_step(g, wg_add_scalar(g, u, -build->dropout));
+    return wg_mul(g, x, wg_scale(g, keep, 1 / (1 - build->dropout)));
+}
+
+void wg_build_critic_features(wg_build *build, wg_node h) {
+    build->features = h;
 }

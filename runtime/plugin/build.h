@@ -46,6 +46,10 @@ struct wg_build {
     int used_capacity;
     wg_node *updates;
     int n_updates, updates_capacity;
+    /* wg_build_apply_critic_dropout: the rate the critic being applied drops with (0
+     * otherwise) and the second-to-last layer it reported */
+    double dropout;
+    wg_node features;
     wg_build_metric metrics[WG_BUILD_MAX_METRICS];
     int n_metrics;
     wg_status status; /* first failure inside a wg_build_* call, message in error */

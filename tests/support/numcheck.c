@@ -269,12 +269,14 @@ void nc_finite_diff(wg_session *session, wg_plan *plan, wg_node x, double *x_hos
     static const double offset[4] = {-2, -1, 1, 2};
     static const double weight[4] = {1, -8, 8, -1};
     int64_t n = wg_node_numel(wg_session_graph(session), x);
+    uint64_t step = wg_session_step(session); /* every evaluation sees the same draws */
     for (int64_t i = 0; i < n; i++) {
         double saved = x_host[i];
         for (int k = 0; k < n_out; k++) deriv[k][i] = 0;
         for (int s = 0; s < 4; s++) {
             x_host[i] = saved + offset[s] * h;
             nc_write(session, x, x_host);
+            wg_session_set_step(session, step);
             nc_run(plan);
             for (int k = 0; k < n_out; k++)
                 deriv[k][i] += weight[s] * nc_read_scalar(plan, outs[k]);

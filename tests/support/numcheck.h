@@ -82,7 +82,8 @@ void nc_check(wg_status status, const char *what);
 /* ---- finite differences ---- */
 /* Derivatives of the one-element targets outs[0..n_out) of `plan` with respect to
  * every element of the input or variable `x`, by the fourth-order central stencil
- * (f(-2h) - 8 f(-h) + 8 f(h) - f(2h)) / 12h. `x_host` holds the current value of x
+ * (f(-2h) - 8 f(-h) + 8 f(h) - f(2h)) / 12h, every evaluation at the session's step of
+ * the call (the same random draws). `x_host` holds the current value of x
  * (it is perturbed and restored, and x is rewritten to it at the end); deriv[k] gets
  * numel(x) values for outs[k]. */
 void nc_finite_diff(wg_session *session, wg_plan *plan, wg_node x, double *x_host, double h,
