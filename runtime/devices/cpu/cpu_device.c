@@ -1,5 +1,4 @@
 /* The cpu device: host allocations and synchronous kernels. */
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,10 +165,10 @@ wg_status wg_cpu_open(wg_device **out) {
     cpu->base.backend = &cpu_backend;
     char blas[64];
     blas_version(blas, sizeof blas);
-    /* GEMMs are split across OpenMP threads instead (see the gemm kernel). This is
+    /* GEMMs are split across the pool's threads instead (see the gemm kernel). This is
      * process-wide, and the cpu device assumes it owns the cores. */
     wg_cpu_blas_single_thread();
-    int threads = omp_get_max_threads();
+    int threads = wg_cpu_threads();
     const char *core = openblas_get_corename();
     if (!core) core = "unknown";
     snprintf(cpu->base.description, sizeof cpu->base.description,

@@ -1,4 +1,5 @@
-/* The native cpu backend: host memory, OpenBLAS for GEMM, OpenMP for the rest.
+/* The native cpu backend: host memory, OpenBLAS for GEMM, its own threads (cpu_pool.h)
+ * for the loops.
  * Kernels are written once in cpu_kernels_template.h and instantiated per dtype. */
 #ifndef WGAN_CPU_INTERNAL_H
 #define WGAN_CPU_INTERNAL_H
@@ -7,11 +8,18 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "cpu_pool.h"
 
 /* Allocation alignment (a cache line, and enough for any vector load). */
 #define WG_CPU_ALIGN 64
-/* Below this many elements a loop stays on one thread: forking a team costs more. */
+/* Below this many elements a loop stays on one thread: waking the others costs more. */
 #define WG_CPU_PARALLEL_MIN 32768
+/* Items per chunk of a parallel loop (wg_cpu_parallel's grain) over `n` elements, and
+ * over rows of `per_row` elements: a quarter of WG_CPU_PARALLEL_MIN, so a loop that is
+ * parallel at all has several chunks per thread to hand out. */
+#define WG_CPU_ELEMENT_GRAIN(n) ((n) >= WG_CPU_PARALLEL_MIN ? WG_CPU_PARALLEL_MIN / 4 : (n))
+#define WG_CPU_ROW_GRAIN(per_row)                                                                  \
+    ((per_row) >= WG_CPU_PARALLEL_MIN / 4 ? 1 : (WG_CPU_PARALLEL_MIN / 4) / (per_row))
 /* GEMMs with fewer multiply-adds (m n k) than this run on one thread, as OpenBLAS's
  * own threshold does. */
 #define WG_CPU_GEMM_PARALLEL_MIN (1 << 18)
@@ -72,8 +80,12 @@ static inline void wg_cpu_cursor_next(wg_cpu_cursor *cursor, const wg_cpu_walk *
     }
 }
 
-/* This thread's share [*first, *end) of `count` items inside a parallel region. */
-void wg_cpu_thread_range(int64_t count, int64_t *first, int64_t *end);
+/* The element-wise layouts of a binary op without broadcast strides. */
+typedef enum wg_cpu_flat {
+    WG_CPU_FLAT_SAME,     /* a and b of the output's size */
+    WG_CPU_FLAT_SCALAR_B, /* b one element */
+    WG_CPU_FLAT_SCALAR_A, /* a one element */
+} wg_cpu_flat;
 
 /* Walks that copy operand 1 into operand 0 for the data-movement ops. Expand and permute
  * read the input at `in`-shaped strides while writing `out` contiguously. */
@@ -119,7 +131,7 @@ void wg_cpu_conv_chunks(const wg_cpu_conv *conv, int threads, int64_t *per_chunk
 void wg_cpu_conv_span(int64_t count, int64_t stride, int64_t offset, int64_t limit, int64_t *first,
                       int64_t *end);
 
-/* Kernels call OpenBLAS from several OpenMP threads at once, each single-threaded;
+/* Kernels call OpenBLAS from several pool threads at once, each single-threaded;
  * wg_cpu_open sets that, and this restores it if other code in the process changed it. */
 void wg_cpu_blas_single_thread(void);
 

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include <cblas.h>
-#include <omp.h>
 
 #include "cpu_internal.h"
 #include "wgan/philox.h"

@@ -6,53 +6,82 @@
  *   GEMM       cblas_sgemm or cblas_dgemm
  * so it deliberately has no include guard. */
 
+/* Each parallel loop below is a range function over a job struct (cpu_pool.h). */
+
+typedef struct FN(fill_job) {
+    REAL *dst;
+    REAL value;
+} FN(fill_job);
+
+static void FN(fill_range)(void *ctx, int64_t first, int64_t end, int worker) {
+    (void)worker;
+    const FN(fill_job) *j = ctx;
+    for (int64_t i = first; i < end; i++) j->dst[i] = j->value;
+}
+
 static void FN(fill)(REAL *dst, int64_t n, REAL value) {
-    const int par = n >= WG_CPU_PARALLEL_MIN;
-#pragma omp parallel for if (par) schedule(static)
-    for (int64_t i = 0; i < n; i++) dst[i] = value;
+    FN(fill_job) j = {dst, value};
+    wg_cpu_parallel(n, WG_CPU_ELEMENT_GRAIN(n), FN(fill_range), &j);
 }
 
 void FN(wg_cpu_fill)(void *dst, size_t count, double value) {
     FN(fill)(dst, (int64_t)count, (REAL)value);
 }
 
+typedef struct FN(copy_job) {
+    REAL *dst;
+    const REAL *src;
+} FN(copy_job);
+
+static void FN(copy_range)(void *ctx, int64_t first, int64_t end, int worker) {
+    (void)worker;
+    const FN(copy_job) *j = ctx;
+    memcpy(j->dst + first, j->src + first, (size_t)(end - first) * sizeof(REAL));
+}
+
 static void FN(copy)(REAL *dst, const REAL *src, int64_t n) {
     if (dst == src) return;
-    const int64_t chunk = WG_CPU_PARALLEL_MIN, chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for if (chunks > 1) schedule(static)
-    for (int64_t c = 0; c < chunks; c++) {
-        const int64_t first = c * chunk, len = n - first < chunk ? n - first : chunk;
-        memcpy(dst + first, src + first, (size_t)len * sizeof(REAL));
-    }
+    FN(copy_job) j = {dst, src};
+    wg_cpu_parallel(n, WG_CPU_ELEMENT_GRAIN(n), FN(copy_range), &j);
 }
 
 /* The one strided copy behind expand, permute, slice, pad and the convolutions'
  * transposes: walk operand 0 is dst, operand 1 src. `threaded` is 0 when the caller is
  * already one thread of a parallel region. */
-static void FN(copy_walk)(REAL *dst, const REAL *src, const wg_cpu_walk *walk, int threaded) {
+typedef struct FN(walk_job) {
+    REAL *dst;
+    const REAL *src;
+    const wg_cpu_walk *walk;
+} FN(walk_job);
+
+static void FN(copy_walk_rows)(void *ctx, int64_t first, int64_t end, int worker) {
+    (void)worker;
+    const FN(walk_job) *j = ctx;
+    const wg_cpu_walk *walk = j->walk;
     const int last = walk->ndim - 1;
-    const int64_t rows = wg_cpu_walk_rows(walk), inner = walk->dim[last];
+    const int64_t inner = walk->dim[last];
     const int64_t ds = walk->stride[0][last], ss = walk->stride[1][last];
-    const int par = threaded && rows > 1 && rows * inner >= WG_CPU_PARALLEL_MIN;
-#pragma omp parallel if (par)
-    {
-        int64_t first, end;
-        wg_cpu_thread_range(rows, &first, &end);
-        wg_cpu_cursor at;
-        wg_cpu_cursor_at(&at, walk, 2, first);
-        for (int64_t row = first; row < end; row++, wg_cpu_cursor_next(&at, walk, 2)) {
-            REAL *d = dst + at.offset[0];
-            const REAL *s = src + at.offset[1];
-            if (ds == 1 && ss == 1) {
-                memcpy(d, s, (size_t)inner * sizeof(REAL));
-            } else if (ss == 0) {
-                const REAL v = s[0];
-                for (int64_t i = 0; i < inner; i++) d[i * ds] = v;
-            } else {
-                for (int64_t i = 0; i < inner; i++) d[i * ds] = s[i * ss];
-            }
+    wg_cpu_cursor at;
+    wg_cpu_cursor_at(&at, walk, 2, first);
+    for (int64_t row = first; row < end; row++, wg_cpu_cursor_next(&at, walk, 2)) {
+        REAL *d = j->dst + at.offset[0];
+        const REAL *s = j->src + at.offset[1];
+        if (ds == 1 && ss == 1) {
+            memcpy(d, s, (size_t)inner * sizeof(REAL));
+        } else if (ss == 0) {
+            const REAL v = s[0];
+            for (int64_t i = 0; i < inner; i++) d[i * ds] = v;
+        } else {
+            for (int64_t i = 0; i < inner; i++) d[i * ds] = s[i * ss];
         }
     }
+}
+
+static void FN(copy_walk)(REAL *dst, const REAL *src, const wg_cpu_walk *walk, int threaded) {
+    const int64_t rows = wg_cpu_walk_rows(walk), inner = walk->dim[walk->ndim - 1];
+    const int par = threaded && rows > 1 && rows * inner >= WG_CPU_PARALLEL_MIN;
+    FN(walk_job) j = {dst, src, walk};
+    wg_cpu_parallel(rows, par ? WG_CPU_ROW_GRAIN(inner) : rows, FN(copy_walk_rows), &j);
 }
 
 /* [a, b, len] -> [b, a, len]: moves the batch axis past the channel axis and back,
@@ -105,50 +134,85 @@ MAP_FN(step, x > 0 ? (REAL)1 : (REAL)0)
 MAP_FN(in_range, p0 < x && x < p1 ? (REAL)1 : (REAL)0)
 #undef MAP_FN
 
-static wg_status FN(map)(REAL *out, const REAL *in, int64_t n, int code, const double *param) {
-    const REAL p0 = (REAL)param[0], p1 = (REAL)param[1];
-    const int par = n >= WG_CPU_PARALLEL_MIN;
+typedef struct FN(map_job) {
+    REAL *out;
+    const REAL *in;
+    int code;
+    REAL p0, p1;
+} FN(map_job);
+
+static void FN(map_range)(void *ctx, int64_t first, int64_t end, int worker) {
+    (void)worker;
+    const FN(map_job) *j = ctx;
+    REAL *out = j->out;
+    const REAL *in = j->in;
+    const REAL p0 = j->p0, p1 = j->p1;
     /* One loop per code, so the switch is not inside the loop. Naming the function
      * before calling it makes a code without one a compile error, not an implicit
      * declaration. */
 #define MAP_CASE(NAME, name)                                                                       \
     case WG_MAP_##NAME:                                                                            \
         (void)FN(map_##name);                                                                      \
-        _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++)      \
-            out[i] = FN(map_##name)(in[i], p0, p1);                                                \
+        for (int64_t i = first; i < end; i++) out[i] = FN(map_##name)(in[i], p0, p1);              \
         break;
-    switch (code) {
+    switch (j->code) {
         WG_MAP_LIST(MAP_CASE)
-    default: return wg_fail(WG_ERR_INVALID, "cpu: unknown map code %d", code);
+    default: break; /* codes are checked before the loop */
     }
 #undef MAP_CASE
+}
+
+static wg_status FN(map)(REAL *out, const REAL *in, int64_t n, int code, const double *param) {
+    if (code < 0 || code >= WG_MAP_COUNT)
+        return wg_fail(WG_ERR_INVALID, "cpu: unknown map code %d", code);
+    FN(map_job) j = {out, in, code, (REAL)param[0], (REAL)param[1]};
+    wg_cpu_parallel(n, WG_CPU_ELEMENT_GRAIN(n), FN(map_range), &j);
     return WG_OK;
 }
 
 /* Element i of a draw comes from philox.h's block (i, stream, step, seed), and the
  * arithmetic is done in REAL in this exact order: the OpenCL kernels do the same, so
  * uniform draws agree bit for bit across devices. */
-static void FN(random)(REAL *out, int64_t n, int normal, const wg_call *call) {
-    const REAL a = (REAL)call->data->param[0], b = (REAL)call->data->param[1];
-    const uint64_t stream = (uint64_t)call->data->lval[0];
-    const uint64_t step = call->step, seed = call->seed;
-    const int par = n >= WG_CPU_PARALLEL_MIN / 16; /* Philox is ~100 ops an element */
-    if (!normal) {
+typedef struct FN(random_job) {
+    REAL *out;
+    REAL a, b;
+    uint64_t stream, step, seed;
+    int normal;
+} FN(random_job);
+
+static void FN(random_range)(void *ctx, int64_t first, int64_t end, int worker) {
+    (void)worker;
+    const FN(random_job) *j = ctx;
+    const REAL a = j->a, b = j->b;
+    REAL *out = j->out;
+    if (!j->normal) {
         const REAL span = b - a;
-#pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            const wg_philox_block x = wg_philox_element((uint64_t)i, stream, step, seed);
+        for (int64_t i = first; i < end; i++) {
+            const wg_philox_block x = wg_philox_element((uint64_t)i, j->stream, j->step, j->seed);
             out[i] = a + span * (REAL)wg_philox_unit(x.x[0]);
         }
     } else {
-#pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            const wg_philox_block x = wg_philox_element((uint64_t)i, stream, step, seed);
+        for (int64_t i = first; i < end; i++) {
+            const wg_philox_block x = wg_philox_element((uint64_t)i, j->stream, j->step, j->seed);
             const REAL u0 = (REAL)wg_philox_unit(x.x[0]), u1 = (REAL)wg_philox_unit(x.x[1]);
             const REAL radius = RF(sqrt)(-2 * RF(log)(u0));
             out[i] = a + b * (radius * RF(cos)((REAL)6.283185307179586 * u1));
         }
     }
+}
+
+static void FN(random)(REAL *out, int64_t n, int normal, const wg_call *call) {
+    FN(random_job)
+    j = {out,
+         (REAL)call->data->param[0],
+         (REAL)call->data->param[1],
+         (uint64_t)call->data->lval[0],
+         call->step,
+         call->seed,
+         normal};
+    /* Philox is ~100 ops an element: worth threads from a sixteenth of the usual size */
+    const int64_t grain = n >= WG_CPU_PARALLEL_MIN / 16 ? WG_CPU_PARALLEL_MIN / 64 : n;
+    wg_cpu_parallel(n, grain, FN(random_range), &j);
 }
 
 /* One function per binary code of the op table (ops.h). */
@@ -162,41 +226,95 @@ BINARY_FN(mul, a *b)
 BINARY_FN(div, a / b)
 #undef BINARY_FN
 
+typedef struct FN(binary_job) {
+    REAL *out;
+    const REAL *a, *b;
+    int code;
+    wg_cpu_flat flat;
+    const wg_cpu_walk *walk; /* rows of broadcast operands */
+    int64_t inner, sa, sb;
+} FN(binary_job);
+
+/* Equal element counts, or one side a scalar. Each layout is a switch case per code, so
+ * no switch is inside a loop. */
+static void FN(binary_flat)(void *ctx, int64_t first, int64_t end, int worker) {
+    (void)worker;
+    const FN(binary_job) *j = ctx;
+    REAL *out = j->out;
+    const REAL *a = j->a, *b = j->b;
+#define SAME(NAME, name)                                                                           \
+    case WG_BIN_##NAME:                                                                            \
+        (void)FN(binary_##name); /* a compile error when the code has no function */               \
+        for (int64_t i = first; i < end; i++) out[i] = FN(binary_##name)(a[i], b[i]);              \
+        break;
+#define SCALAR_B(NAME, name)                                                                       \
+    case WG_BIN_##NAME:                                                                            \
+        for (int64_t i = first; i < end; i++) out[i] = FN(binary_##name)(a[i], b[0]);              \
+        break;
+#define SCALAR_A(NAME, name)                                                                       \
+    case WG_BIN_##NAME:                                                                            \
+        for (int64_t i = first; i < end; i++) out[i] = FN(binary_##name)(a[0], b[i]);              \
+        break;
+    switch (j->flat) {
+    case WG_CPU_FLAT_SAME:
+        switch (j->code) { WG_BINARY_LIST(SAME) }
+        break;
+    case WG_CPU_FLAT_SCALAR_B:
+        switch (j->code) { WG_BINARY_LIST(SCALAR_B) }
+        break;
+    case WG_CPU_FLAT_SCALAR_A:
+        switch (j->code) { WG_BINARY_LIST(SCALAR_A) }
+        break;
+    }
+#undef SCALAR_A
+#undef SCALAR_B
+#undef SAME
+}
+
+/* Broadcast operands: rows of the coalesced walk, inner strides 1 or 0. */
+static void FN(binary_rows)(void *ctx, int64_t first, int64_t end, int worker) {
+    (void)worker;
+    const FN(binary_job) *j = ctx;
+    const wg_cpu_walk *walk = j->walk;
+    const int64_t inner = j->inner, sa = j->sa, sb = j->sb;
+    wg_cpu_cursor at;
+    wg_cpu_cursor_at(&at, walk, 3, first);
+#define ROWS(NAME, name)                                                                           \
+    case WG_BIN_##NAME:                                                                            \
+        for (int64_t r = first; r < end; r++, wg_cpu_cursor_next(&at, walk, 3)) {                  \
+            REAL *o = j->out + at.offset[0];                                                       \
+            const REAL *x = j->a + at.offset[1], *y = j->b + at.offset[2];                         \
+            if (sa && sb) {                                                                        \
+                for (int64_t i = 0; i < inner; i++) o[i] = FN(binary_##name)(x[i], y[i]);          \
+            } else if (sa) {                                                                       \
+                const REAL v = y[0];                                                               \
+                for (int64_t i = 0; i < inner; i++) o[i] = FN(binary_##name)(x[i], v);             \
+            } else if (sb) {                                                                       \
+                const REAL u = x[0];                                                               \
+                for (int64_t i = 0; i < inner; i++) o[i] = FN(binary_##name)(u, y[i]);             \
+            } else {                                                                               \
+                const REAL v = FN(binary_##name)(x[0], y[0]);                                      \
+                for (int64_t i = 0; i < inner; i++) o[i] = v;                                      \
+            }                                                                                      \
+        }                                                                                          \
+        break;
+    switch (j->code) { WG_BINARY_LIST(ROWS) }
+#undef ROWS
+}
+
 static wg_status FN(binary)(REAL *out, const wg_shape *shape, const REAL *a,
                             const wg_shape *a_shape, const REAL *b, const wg_shape *b_shape,
                             int code) {
     if (code < 0 || code >= WG_BIN_COUNT)
         return wg_fail(WG_ERR_INVALID, "cpu: unknown binary code %d", code);
     const int64_t n = wg_cpu_numel(shape), na = wg_cpu_numel(a_shape), nb = wg_cpu_numel(b_shape);
-    const int par = n >= WG_CPU_PARALLEL_MIN;
-    /* Each layout is a switch case per code, so no switch is inside a loop. */
-#define SAME(NAME, name)                                                                           \
-    case WG_BIN_##NAME:                                                                            \
-        (void)FN(binary_##name); /* a compile error when the code has no function */               \
-        _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++)      \
-            out[i] = FN(binary_##name)(a[i], b[i]);                                                \
-        break;
-#define SCALAR_B(NAME, name)                                                                       \
-    case WG_BIN_##NAME:                                                                            \
-        _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++)      \
-            out[i] = FN(binary_##name)(a[i], b[0]);                                                \
-        break;
-#define SCALAR_A(NAME, name)                                                                       \
-    case WG_BIN_##NAME:                                                                            \
-        _Pragma("omp parallel for if (par) schedule(static)") for (int64_t i = 0; i < n; i++)      \
-            out[i] = FN(binary_##name)(a[0], b[i]);                                                \
-        break;
+    FN(binary_job) j = {.out = out, .a = a, .b = b, .code = code};
     /* Equal element counts mean neither side broadcasts. */
-    if (na == n && nb == n) {
-        switch (code) { WG_BINARY_LIST(SAME) }
-        return WG_OK;
-    }
-    if (na == n && nb == 1) {
-        switch (code) { WG_BINARY_LIST(SCALAR_B) }
-        return WG_OK;
-    }
-    if (na == 1 && nb == n) {
-        switch (code) { WG_BINARY_LIST(SCALAR_A) }
+    if ((na == n && nb == n) || (na == n && nb == 1) || (na == 1 && nb == n)) {
+        j.flat = na == n && nb == n ? WG_CPU_FLAT_SAME
+                 : na == n          ? WG_CPU_FLAT_SCALAR_B
+                                    : WG_CPU_FLAT_SCALAR_A;
+        wg_cpu_parallel(n, WG_CPU_ELEMENT_GRAIN(n), FN(binary_flat), &j);
         return WG_OK;
     }
     wg_cpu_walk walk;
@@ -206,40 +324,14 @@ static wg_status FN(binary)(REAL *out, const wg_shape *shape, const REAL *a,
     wg_cpu_broadcast_strides(b_shape, shape, walk.stride[2]);
     wg_cpu_walk_coalesce(&walk, 3);
     const int last = walk.ndim - 1;
-    const int64_t rows = wg_cpu_walk_rows(&walk), inner = walk.dim[last];
+    const int64_t rows = wg_cpu_walk_rows(&walk);
+    j.walk = &walk;
+    j.inner = walk.dim[last];
     /* Inputs are contiguous, so an inner stride is 1 or 0 (broadcast). */
-    const int64_t sa = walk.stride[1][last], sb = walk.stride[2][last];
-    const int par_rows = par && rows > 1;
-#define ROWS(NAME, name)                                                                           \
-    case WG_BIN_##NAME:                                                                            \
-        _Pragma("omp parallel if (par_rows)") {                                                    \
-            int64_t first, end;                                                                    \
-            wg_cpu_thread_range(rows, &first, &end);                                               \
-            wg_cpu_cursor at;                                                                      \
-            wg_cpu_cursor_at(&at, &walk, 3, first);                                                \
-            for (int64_t r = first; r < end; r++, wg_cpu_cursor_next(&at, &walk, 3)) {             \
-                REAL *o = out + at.offset[0];                                                      \
-                const REAL *x = a + at.offset[1], *y = b + at.offset[2];                           \
-                if (sa && sb) {                                                                    \
-                    for (int64_t i = 0; i < inner; i++) o[i] = FN(binary_##name)(x[i], y[i]);      \
-                } else if (sa) {                                                                   \
-                    const REAL v = y[0];                                                           \
-                    for (int64_t i = 0; i < inner; i++) o[i] = FN(binary_##name)(x[i], v);         \
-                } else if (sb) {                                                                   \
-                    const REAL u = x[0];                                                           \
-                    for (int64_t i = 0; i < inner; i++) o[i] = FN(binary_##name)(u, y[i]);         \
-                } else {                                                                           \
-                    const REAL v = FN(binary_##name)(x[0], y[0]);                                  \
-                    for (int64_t i = 0; i < inner; i++) o[i] = v;                                  \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
-        break;
-    switch (code) { WG_BINARY_LIST(ROWS) }
-#undef ROWS
-#undef SCALAR_A
-#undef SCALAR_B
-#undef SAME
+    j.sa = walk.stride[1][last];
+    j.sb = walk.stride[2][last];
+    const int par = n >= WG_CPU_PARALLEL_MIN && rows > 1;
+    wg_cpu_parallel(rows, par ? WG_CPU_ROW_GRAIN(j.inner) : rows, FN(binary_rows), &j);
     return WG_OK;
 }
 
@@ -259,19 +351,81 @@ static double FN(sum_run)(const REAL *in, int64_t n) {
 
 /* Sum of a contiguous array in double, over a fixed number of chunks so the result does
  * not depend on the thread count. */
+typedef struct FN(sum_all_job) {
+    const REAL *in;
+    int64_t n, len;
+    double *partial;
+} FN(sum_all_job);
+
+static void FN(sum_all_parts)(void *ctx, int64_t first, int64_t end, int worker) {
+    (void)worker;
+    const FN(sum_all_job) *j = ctx;
+    for (int64_t c = first; c < end; c++) {
+        const int64_t from = c * j->len, to = from + j->len < j->n ? from + j->len : j->n;
+        j->partial[c] = from < to ? FN(sum_run)(j->in + from, to - from) : 0;
+    }
+}
+
 static double FN(sum_all)(const REAL *in, int64_t n) {
     enum { CHUNKS = 64 };
     if (n < WG_CPU_PARALLEL_MIN) return FN(sum_run)(in, n);
     double partial[CHUNKS];
-    const int64_t len = (n + CHUNKS - 1) / CHUNKS;
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < CHUNKS; c++) {
-        const int64_t first = c * len, end = first + len < n ? first + len : n;
-        partial[c] = first < end ? FN(sum_run)(in + first, end - first) : 0;
-    }
+    FN(sum_all_job) j = {in, n, (n + CHUNKS - 1) / CHUNKS, partial};
+    wg_cpu_parallel(CHUNKS, 1, FN(sum_all_parts), &j);
     double total = 0;
     for (int c = 0; c < CHUNKS; c++) total += partial[c];
     return total;
+}
+
+typedef struct FN(sum_to_job) {
+    REAL *out;
+    const REAL *in;
+    const wg_cpu_reduce *plan;
+    int64_t runs, rows, blocks; /* summed runs per output; rows and blocks of the other path */
+} FN(sum_to_job);
+
+/* Each output sums contiguous runs of `inner`, one per outer summed index. */
+static void FN(sum_to_runs)(void *ctx, int64_t first, int64_t end, int worker) {
+    (void)worker;
+    const FN(sum_to_job) *j = ctx;
+    const wg_cpu_reduce *plan = j->plan;
+    const int outer = plan->summed - 1;
+    for (int64_t o = first; o < end; o++) {
+        const REAL *base =
+            j->in + wg_cpu_box_offset(o, plan->kept, plan->kept_dim, plan->kept_stride);
+        double acc = 0;
+        for (int64_t run = 0; run < j->runs; run++)
+            acc += FN(sum_run)(
+                base + wg_cpu_box_offset(run, outer, plan->summed_dim, plan->summed_stride),
+                plan->inner);
+        j->out[o] = (REAL)acc;
+    }
+}
+
+enum { FN(SUM_BLOCK) = 256 };
+
+/* The innermost axis is kept: add whole rows into a block of accumulators, which reads
+ * the input in order instead of striding down columns. Task = (output row, block). */
+static void FN(sum_to_blocks)(void *ctx, int64_t first, int64_t end, int worker) {
+    (void)worker;
+    const FN(sum_to_job) *j = ctx;
+    const wg_cpu_reduce *plan = j->plan;
+    const int outer = plan->kept - 1;
+    const int64_t inner = plan->inner;
+    for (int64_t task = first; task < end; task++) {
+        const int64_t o = task / j->blocks, from = task % j->blocks * FN(SUM_BLOCK);
+        const int64_t len = inner - from < FN(SUM_BLOCK) ? inner - from : FN(SUM_BLOCK);
+        const REAL *base =
+            j->in + from + wg_cpu_box_offset(o, outer, plan->kept_dim, plan->kept_stride);
+        double acc[FN(SUM_BLOCK)] = {0};
+        for (int64_t row = 0; row < j->rows; row++) {
+            const REAL *p =
+                base + wg_cpu_box_offset(row, plan->summed, plan->summed_dim, plan->summed_stride);
+            for (int64_t k = 0; k < len; k++) acc[k] += p[k];
+        }
+        REAL *dst = j->out + o * inner + from;
+        for (int64_t k = 0; k < len; k++) dst[k] = (REAL)acc[k];
+    }
 }
 
 /* Accumulates in double whatever REAL is: f32 sums over a whole batch stay accurate. */
@@ -288,58 +442,57 @@ static void FN(sum_to)(REAL *out, const wg_shape *shape, const REAL *in, const w
         return;
     }
     const int par = n_in >= WG_CPU_PARALLEL_MIN;
+    FN(sum_to_job) j = {.out = out, .in = in, .plan = &plan};
     if (plan.inner_summed) {
-        /* Each output sums contiguous runs of `inner`, one per outer summed index. */
-        const int outer = plan.summed - 1;
-        int64_t runs = 1;
-        for (int g = 0; g < outer; g++) runs *= plan.summed_dim[g];
-#pragma omp parallel for if (par && n_out > 1) schedule(static)
-        for (int64_t o = 0; o < n_out; o++) {
-            const REAL *base =
-                in + wg_cpu_box_offset(o, plan.kept, plan.kept_dim, plan.kept_stride);
-            double acc = 0;
-            for (int64_t run = 0; run < runs; run++) {
-                acc += FN(sum_run)(
-                    base + wg_cpu_box_offset(run, outer, plan.summed_dim, plan.summed_stride),
-                    plan.inner);
-            }
-            out[o] = (REAL)acc;
-        }
+        j.runs = 1;
+        for (int g = 0; g < plan.summed - 1; g++) j.runs *= plan.summed_dim[g];
+        const int64_t per_output = n_in / n_out; /* elements summed into each */
+        wg_cpu_parallel(n_out, par ? WG_CPU_ROW_GRAIN(per_output) : n_out, FN(sum_to_runs), &j);
         return;
     }
-    /* The innermost axis is kept: add whole rows into a block of accumulators, which
-     * reads the input in order instead of striding down columns. */
-    enum { BLOCK = 256 };
-    const int outer = plan.kept - 1;
-    const int64_t inner = plan.inner, blocks = (inner + BLOCK - 1) / BLOCK;
-    const int64_t rows = n_in / n_out, tasks = n_out / inner * blocks;
-#pragma omp parallel for if (par && tasks > 1) schedule(static)
-    for (int64_t task = 0; task < tasks; task++) {
-        const int64_t o = task / blocks, first = task % blocks * BLOCK;
-        const int64_t len = inner - first < BLOCK ? inner - first : BLOCK;
-        const REAL *base =
-            in + first + wg_cpu_box_offset(o, outer, plan.kept_dim, plan.kept_stride);
-        double acc[BLOCK] = {0};
-        for (int64_t row = 0; row < rows; row++) {
-            const REAL *p =
-                base + wg_cpu_box_offset(row, plan.summed, plan.summed_dim, plan.summed_stride);
-            for (int64_t j = 0; j < len; j++) acc[j] += p[j];
-        }
-        REAL *dst = out + o * inner + first;
-        for (int64_t j = 0; j < len; j++) dst[j] = (REAL)acc[j];
+    j.blocks = (plan.inner + FN(SUM_BLOCK) - 1) / FN(SUM_BLOCK);
+    j.rows = n_in / n_out;
+    const int64_t tasks = n_out / plan.inner * j.blocks;
+    const int64_t per_task = j.rows * (plan.inner < FN(SUM_BLOCK) ? plan.inner : FN(SUM_BLOCK));
+    wg_cpu_parallel(tasks, par ? WG_CPU_ROW_GRAIN(per_task) : tasks, FN(sum_to_blocks), &j);
+}
+
+typedef struct FN(gemm_job) {
+    enum CBLAS_TRANSPOSE ta, tb;
+    int transpose_a, transpose_b, m, n, k, lda, ldb, ldc, split_n, slab, extent;
+    const REAL *a, *b;
+    REAL *c;
+} FN(gemm_job);
+
+static void FN(gemm_slabs)(void *ctx, int64_t first_slab, int64_t end_slab, int worker) {
+    (void)worker;
+    const FN(gemm_job) *j = ctx;
+    for (int64_t i = first_slab; i < end_slab; i++) {
+        const int first = (int)i * j->slab;
+        const int len = j->extent - first < j->slab ? j->extent - first : j->slab;
+        if (j->split_n)
+            GEMM(CblasRowMajor, j->ta, j->tb, j->m, len, j->k, 1, j->a, j->lda,
+                 j->b + (j->transpose_b ? (int64_t)first * j->ldb : first), j->ldb, 0, j->c + first,
+                 j->ldc);
+        else
+            GEMM(CblasRowMajor, j->ta, j->tb, len, j->n, j->k, 1,
+                 j->a + (j->transpose_a ? first : (int64_t)first * j->lda), j->lda, j->b, j->ldb, 0,
+                 j->c + (int64_t)first * j->ldc, j->ldc);
     }
 }
 
-/* Row-major C [m, n] = op(A) op(B). OpenBLAS runs single-threaded inside each OpenMP
- * thread, each thread taking a slab of C's longer side: with one thread pool for all
- * work, OpenBLAS's idle workers and OpenMP's never spin against each other on the
- * same cores (measured: that contention halved convolution throughput). */
+/* Row-major C [m, n] = op(A) op(B). OpenBLAS runs single-threaded inside each pool
+ * thread, each slab of C's longer side a GEMM of its own: with one set of threads for
+ * all work, OpenBLAS's idle workers and the pool's never spin against each other on the
+ * same cores (measured: that contention halved convolution throughput). One slab per
+ * thread: the slabs decide the results' last bits (OpenBLAS's kernels differ at the
+ * edges), so they stay those of earlier versions. */
 static void FN(gemm)(int transpose_a, int transpose_b, int m, int n, int k, const REAL *a, int lda,
                      const REAL *b, int ldb, REAL *c, int ldc) {
     const enum CBLAS_TRANSPOSE ta = transpose_a ? CblasTrans : CblasNoTrans;
     const enum CBLAS_TRANSPOSE tb = transpose_b ? CblasTrans : CblasNoTrans;
     wg_cpu_blas_single_thread();
-    const int threads = omp_get_max_threads();
+    const int threads = wg_cpu_threads();
     if (threads == 1 || (int64_t)m * n * k < WG_CPU_GEMM_PARALLEL_MIN) {
         GEMM(CblasRowMajor, ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
         return;
@@ -347,18 +500,9 @@ static void FN(gemm)(int transpose_a, int transpose_b, int m, int n, int k, cons
     const int split_n = n >= m, extent = split_n ? n : m;
     /* slabs of whole register tiles */
     const int slab = ((extent + threads - 1) / threads + 15) / 16 * 16;
-    const int slabs = (extent + slab - 1) / slab;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int i = 0; i < slabs; i++) {
-        const int first = i * slab, len = extent - first < slab ? extent - first : slab;
-        if (split_n)
-            GEMM(CblasRowMajor, ta, tb, m, len, k, 1, a, lda,
-                 b + (transpose_b ? (int64_t)first * ldb : first), ldb, 0, c + first, ldc);
-        else
-            GEMM(CblasRowMajor, ta, tb, len, n, k, 1,
-                 a + (transpose_a ? first : (int64_t)first * lda), lda, b, ldb, 0,
-                 c + (int64_t)first * ldc, ldc);
-    }
+    FN(gemm_job)
+    j = {ta, tb, transpose_a, transpose_b, m, n, k, lda, ldb, ldc, split_n, slab, extent, a, b, c};
+    wg_cpu_parallel((extent + slab - 1) / slab, 1, FN(gemm_slabs), &j);
 }
 
 static void FN(matmul)(REAL *c, const REAL *a, const wg_shape *a_shape, const REAL *b,
@@ -458,93 +602,116 @@ static wg_status FN(conv_scratch)(wg_cpu_device *device, const wg_cpu_conv *g, i
  * is still written by exactly one chunk, so results do not depend on scheduling. With
  * fewer samples than threads, the whole batch goes through one GEMM split by columns. */
 
+typedef struct FN(conv_job) {
+    const wg_cpu_conv *g;
+    REAL *out;          /* y or dx */
+    const REAL *in, *w; /* x or gy, and the kernel */
+    REAL *col;          /* the whole batch's columns (the one-GEMM paths) */
+    REAL *scratch;      /* per-thread slots (the chunked paths) */
+    int64_t slot, moved, per, row;
+} FN(conv_job);
+
+/* im2col of the whole batch, rows (taps) [first, end) */
+static void FN(im2col_taps)(void *ctx, int64_t first, int64_t end, int worker) {
+    (void)worker;
+    const FN(conv_job) *j = ctx;
+    FN(im2col)(j->col, j->in, j->g, 0, j->g->n, first, end);
+}
+
+/* col2im of the whole batch's columns, image planes [first, end) */
+static void FN(col2im_planes)(void *ctx, int64_t first, int64_t end, int worker) {
+    (void)worker;
+    const FN(conv_job) *j = ctx;
+    FN(col2im)(j->out, j->col, j->g, j->row, 0, first, end);
+}
+
+/* Chunks [first, end) of the batch, each chunk's forward chain on this thread's slot. */
+static void FN(conv2d_chunks)(void *ctx, int64_t first, int64_t end, int worker) {
+    const FN(conv_job) *j = ctx;
+    const wg_cpu_conv *g = j->g;
+    const int64_t crs = g->c * g->r * g->s, pq = g->p * g->q;
+    REAL *col = j->scratch + worker * j->slot, *result = col + j->moved;
+    for (int64_t chunk = first; chunk < end; chunk++) {
+        const int64_t n0 = chunk * j->per, nb = g->n - n0 < j->per ? g->n - n0 : j->per;
+        const int cols = (int)(nb * pq);
+        FN(im2col)(col, j->in, g, n0, nb, 0, crs);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->k, cols, (int)crs, 1, j->w,
+             (int)crs, col, cols, 0, result, cols);
+        FN(swap_outer)(j->out + n0 * g->k * pq, result, g->k, nb, pq, 0);
+    }
+}
+
+/* The same for the input gradient. */
+static void FN(conv2d_dx_chunks)(void *ctx, int64_t first, int64_t end, int worker) {
+    const FN(conv_job) *j = ctx;
+    const wg_cpu_conv *g = j->g;
+    const int64_t crs = g->c * g->r * g->s, pq = g->p * g->q;
+    REAL *col = j->scratch + worker * j->slot, *gy_t = col + j->moved;
+    for (int64_t chunk = first; chunk < end; chunk++) {
+        const int64_t n0 = chunk * j->per, nb = g->n - n0 < j->per ? g->n - n0 : j->per;
+        const int cols = (int)(nb * pq);
+        FN(swap_outer)(gy_t, j->in + n0 * g->k * pq, nb, g->k, pq, 0);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)crs, cols, (int)g->k, 1, j->w, (int)crs,
+             gy_t, cols, 0, col, cols);
+        FN(col2im)(j->out, col, g, cols, n0, n0 * g->c, (n0 + nb) * g->c);
+    }
+}
+
 /* y = w [k, crs] @ col [crs, n pq], then [k, n, pq] is moved to [n, k, pq]. */
 static wg_status FN(conv2d)(wg_cpu_device *device, REAL *y, const REAL *x, const REAL *w,
                             const wg_cpu_conv *g) {
-    const int threads = omp_get_max_threads();
+    const int threads = wg_cpu_threads();
     const int64_t crs = g->c * g->r * g->s, pq = g->p * g->q;
-    int64_t per, chunks, slot, moved;
+    int64_t per, chunks;
     wg_cpu_conv_chunks(g, threads, &per, &chunks);
-    REAL *scratch;
+    FN(conv_job) j = {.g = g, .out = y, .in = x, .w = w, .per = per};
     if (chunks < threads) {
-        wg_status status = FN(conv_scratch)(device, g, g->n, 1, &scratch, &slot, &moved);
+        wg_status status = FN(conv_scratch)(device, g, g->n, 1, &j.col, &j.slot, &j.moved);
         if (status != WG_OK) return status;
         const int64_t npq = g->n * pq;
-        REAL *col = scratch, *result = g->n > 1 ? scratch + moved : y;
+        REAL *result = g->n > 1 ? j.col + j.moved : y;
         const int par = crs > 1 && crs * npq >= WG_CPU_PARALLEL_MIN;
-#pragma omp parallel if (par)
-        {
-            int64_t tap0, tap1;
-            wg_cpu_thread_range(crs, &tap0, &tap1);
-            FN(im2col)(col, x, g, 0, g->n, tap0, tap1);
-        }
-        FN(gemm)(0, 0, (int)g->k, (int)npq, (int)crs, w, (int)crs, col, (int)npq, result, (int)npq);
+        wg_cpu_parallel(crs, par ? WG_CPU_ROW_GRAIN(npq) : crs, FN(im2col_taps), &j);
+        FN(gemm)
+        (0, 0, (int)g->k, (int)npq, (int)crs, w, (int)crs, j.col, (int)npq, result, (int)npq);
         if (g->n > 1) FN(swap_outer)(y, result, g->k, g->n, pq, 1);
         return WG_OK;
     }
-    wg_status status = FN(conv_scratch)(device, g, per, threads, &scratch, &slot, &moved);
+    wg_status status = FN(conv_scratch)(device, g, per, threads, &j.scratch, &j.slot, &j.moved);
     if (status != WG_OK) return status;
     wg_cpu_blas_single_thread();
-#pragma omp parallel num_threads(threads)
-    {
-        REAL *col = scratch + omp_get_thread_num() * slot, *result = col + moved;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t chunk = 0; chunk < chunks; chunk++) {
-            const int64_t n0 = chunk * per, nb = g->n - n0 < per ? g->n - n0 : per;
-            const int cols = (int)(nb * pq);
-            FN(im2col)(col, x, g, n0, nb, 0, crs);
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->k, cols, (int)crs, 1, w,
-                 (int)crs, col, cols, 0, result, cols);
-            FN(swap_outer)(y + n0 * g->k * pq, result, g->k, nb, pq, 0);
-        }
-    }
+    wg_cpu_parallel(chunks, 1, FN(conv2d_chunks), &j);
     return WG_OK;
 }
 
 /* col [crs, n pq] = w^T @ gy moved to [k, n pq], then col2im. */
 static wg_status FN(conv2d_dx)(wg_cpu_device *device, REAL *dx, const REAL *gy, const REAL *w,
                                const wg_cpu_conv *g) {
-    const int threads = omp_get_max_threads();
+    const int threads = wg_cpu_threads();
     const int64_t crs = g->c * g->r * g->s, pq = g->p * g->q;
-    int64_t per, chunks, slot, moved;
+    int64_t per, chunks;
     wg_cpu_conv_chunks(g, threads, &per, &chunks);
-    REAL *scratch;
+    FN(conv_job) j = {.g = g, .out = dx, .in = gy, .w = w, .per = per};
     if (chunks < threads) {
-        wg_status status = FN(conv_scratch)(device, g, g->n, 1, &scratch, &slot, &moved);
+        wg_status status = FN(conv_scratch)(device, g, g->n, 1, &j.col, &j.slot, &j.moved);
         if (status != WG_OK) return status;
         const int64_t npq = g->n * pq, planes = g->n * g->c;
-        REAL *col = scratch;
         const REAL *gy_t = gy;
         if (g->n > 1) {
-            FN(swap_outer)(scratch + moved, gy, g->n, g->k, pq, 1);
-            gy_t = scratch + moved;
+            FN(swap_outer)(j.col + j.moved, gy, g->n, g->k, pq, 1);
+            gy_t = j.col + j.moved;
         }
-        FN(gemm)(1, 0, (int)crs, (int)npq, (int)g->k, w, (int)crs, gy_t, (int)npq, col, (int)npq);
+        FN(gemm)(1, 0, (int)crs, (int)npq, (int)g->k, w, (int)crs, gy_t, (int)npq, j.col, (int)npq);
         const int par = planes > 1 && crs * npq >= WG_CPU_PARALLEL_MIN;
-#pragma omp parallel if (par)
-        {
-            int64_t plane0, plane1;
-            wg_cpu_thread_range(planes, &plane0, &plane1);
-            FN(col2im)(dx, col, g, npq, 0, plane0, plane1);
-        }
+        j.row = npq;
+        /* each plane sums the columns of every tap that read it: crs * pq each */
+        wg_cpu_parallel(planes, par ? WG_CPU_ROW_GRAIN(crs * pq) : planes, FN(col2im_planes), &j);
         return WG_OK;
     }
-    wg_status status = FN(conv_scratch)(device, g, per, threads, &scratch, &slot, &moved);
+    wg_status status = FN(conv_scratch)(device, g, per, threads, &j.scratch, &j.slot, &j.moved);
     if (status != WG_OK) return status;
     wg_cpu_blas_single_thread();
-#pragma omp parallel num_threads(threads)
-    {
-        REAL *col = scratch + omp_get_thread_num() * slot, *gy_t = col + moved;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t chunk = 0; chunk < chunks; chunk++) {
-            const int64_t n0 = chunk * per, nb = g->n - n0 < per ? g->n - n0 : per;
-            const int cols = (int)(nb * pq);
-            FN(swap_outer)(gy_t, gy + n0 * g->k * pq, nb, g->k, pq, 0);
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)crs, cols, (int)g->k, 1, w, (int)crs,
-                 gy_t, cols, 0, col, cols);
-            FN(col2im)(dx, col, g, cols, n0, n0 * g->c, (n0 + nb) * g->c);
-        }
-    }
+    wg_cpu_parallel(chunks, 1, FN(conv2d_dx_chunks), &j);
     return WG_OK;
 }
 
@@ -553,23 +720,17 @@ static wg_status FN(conv2d_dx)(wg_cpu_device *device, REAL *dx, const REAL *gy, 
 static wg_status FN(conv2d_dw)(wg_cpu_device *device, REAL *dw, const REAL *x, const REAL *gy,
                                const wg_cpu_conv *g) {
     const int64_t crs = g->c * g->r * g->s, pq = g->p * g->q, npq = g->n * pq;
-    REAL *col;
-    int64_t slot, moved;
-    wg_status status = FN(conv_scratch)(device, g, g->n, 1, &col, &slot, &moved);
+    FN(conv_job) j = {.g = g, .in = x};
+    wg_status status = FN(conv_scratch)(device, g, g->n, 1, &j.col, &j.slot, &j.moved);
     if (status != WG_OK) return status;
     const REAL *gy_t = gy;
     if (g->n > 1) {
-        FN(swap_outer)(col + moved, gy, g->n, g->k, pq, 1);
-        gy_t = col + moved;
+        FN(swap_outer)(j.col + j.moved, gy, g->n, g->k, pq, 1);
+        gy_t = j.col + j.moved;
     }
     const int par = crs > 1 && crs * npq >= WG_CPU_PARALLEL_MIN;
-#pragma omp parallel if (par)
-    {
-        int64_t tap0, tap1;
-        wg_cpu_thread_range(crs, &tap0, &tap1);
-        FN(im2col)(col, x, g, 0, g->n, tap0, tap1);
-    }
-    FN(gemm)(0, 1, (int)g->k, (int)crs, (int)npq, gy_t, (int)npq, col, (int)npq, dw, (int)crs);
+    wg_cpu_parallel(crs, par ? WG_CPU_ROW_GRAIN(npq) : crs, FN(im2col_taps), &j);
+    FN(gemm)(0, 1, (int)g->k, (int)crs, (int)npq, gy_t, (int)npq, j.col, (int)npq, dw, (int)crs);
     return WG_OK;
 }
 

@@ -1,6 +1,5 @@
 /* Index arithmetic shared by the strided kernels: strides, broadcasting, and walks
  * that visit several operands in step. */
-#include <omp.h>
 #include <string.h>
 
 #include "cpu_internal.h"
@@ -79,12 +78,6 @@ void wg_cpu_cursor_at(wg_cpu_cursor *cursor, const wg_cpu_walk *walk, int operan
         for (int o = 0; o < operands; o++)
             cursor->offset[o] += cursor->index[k] * walk->stride[o][k];
     }
-}
-
-void wg_cpu_thread_range(int64_t count, int64_t *first, int64_t *end) {
-    const int64_t thread = omp_get_thread_num(), threads = omp_get_num_threads();
-    *first = count * thread / threads;
-    *end = count * (thread + 1) / threads;
 }
 
 void wg_cpu_walk_expand(wg_cpu_walk *walk, const wg_shape *in, const wg_shape *out) {
