@@ -14,6 +14,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "devices/cpu/cpu_pool.h"
 #include "cli_args.h"
 #include "train/experiment.h"
 #include "wgan/graph.h"
@@ -103,15 +104,10 @@ static double peak_rss_bytes(void) {
 
 /* ---- the device's GEMM rate ---- */
 
-/* Threads the cpu device runs: OpenMP's count, which follows OMP_NUM_THREADS and else
- * the CPUs this process may use. */
+/* Threads the cpu device runs (its pool's count: the CPUs this process may use, or
+ * OMP_NUM_THREADS when smaller). */
 static int cpu_threads(void) {
-    const char *env = getenv("OMP_NUM_THREADS");
-    if (env && atoi(env) > 0) return atoi(env);
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    return wg_cpu_threads();
 }
 
 static void fill_random(float *v, size_t n) {
@@ -330,8 +326,8 @@ static void print_result(FILE *out, const bench_options *o, const bench_result *
             "%.1f MiB\n",
             device_bytes / mib, (double)i->plan_bytes / mib, (double)i->persistent_bytes / mib,
             r->peak_rss / mib);
-    /* Other work on the same cores changes every figure above, and spinning OpenMP
-     * threads make it worse: say how busy the machine was. */
+    /* Other work on the same cores changes every figure above: say how busy the
+     * machine was. */
     if (r->load >= 0)
         fprintf(out, "  machine     load average %.2f on %ld CPUs when this experiment started\n",
                 r->load, sysconf(_SC_NPROCESSORS_ONLN));
