@@ -132,7 +132,10 @@ static wg_status paired_table(wg_buf *b, const wg_run_info *runs, const rep_grou
                               int end) {
     rep_paired p;
     wg_status s = rep_paired_make(runs, g, first, end, &p);
-    if (s != WG_OK || !p.n) return s;
+    if (s != WG_OK || !p.n) {
+        rep_paired_free(&p); /* rows are allocated even when none is paired */
+        return s;
+    }
     wg_buf_puts(b, "\nPaired by seed against `");
     cell_text(b, p.baseline);
     wg_buf_printf(b,
