@@ -210,8 +210,8 @@ static void test_killed_rank_loses_only_its_run(void **state) {
     need_mpi(f);
     char *sweep = td_join(f->dir, "kill.yaml");
     td_write_text(sweep, "name: kill\nexperiments:\n  - {file: tiny.yaml, name: a}\n"
-                         "  - {file: tiny.yaml, name: b, set: {train.steps: 6000, "
-                         "train.log_every: 2000, train.sample_every: 0, "
+                         "  - {file: tiny.yaml, name: b, set: {train.steps: 30000, "
+                         "train.log_every: 10000, train.sample_every: 0, "
                          "train.checkpoint_every: 5}}\n"
                          "  - {file: tiny.yaml, name: c}\n  - {file: tiny.yaml, name: d}\n"
                          "devices: [cpu]\n");
@@ -228,17 +228,17 @@ static void test_killed_rank_loses_only_its_run(void **state) {
         _exit(127);
     }
     double deadline = wg_clock_seconds() + 240;
-    pid_t run_pid = 0;
-    while (wg_clock_seconds() < deadline) {
+    pid_t run_pid = 0, rank1 = 0;
+    while (wg_clock_seconds() < deadline && !completed(f, "k/b-cpu")) {
+        /* b's process, alive, with its rank as parent (the lock file outlives it) */
         run_pid = lock_holder(f, "k/b-cpu");
-        if (run_pid > 0 && completed(f, "k/a-cpu")) break;
-        run_pid = 0;
+        rank1 = run_pid > 0 ? parent_of(run_pid) : 0;
+        if (rank1 > 1 && completed(f, "k/a-cpu")) break;
+        rank1 = 0;
         struct timespec nap = {0, 50000000};
         nanosleep(&nap, NULL);
     }
-    if (!run_pid) fail_msg("run b never trained while a finished");
-    pid_t rank1 = parent_of(run_pid);
-    assert_true(rank1 > 1);
+    if (rank1 <= 1) fail_msg("run b was not training once a had finished");
     print_message("  killing rank 1 (pid %d) while run b (pid %d) trains\n", (int)rank1,
                   (int)run_pid);
     kill(rank1, SIGKILL);
@@ -267,7 +267,7 @@ static void test_killed_rank_loses_only_its_run(void **state) {
         steps = wg_table_column(&table, "generator_steps");
     for (int64_t r = 0; r < table.n_rows; r++) {
         assert_string_equal(wg_table_cell(&table, r, state_col), "completed");
-        assert_true(wg_table_number(&table, r, steps) == (r == 1 ? 6000 : 20));
+        assert_true(wg_table_number(&table, r, steps) == (r == 1 ? 30000 : 20));
     }
     wg_table_free(&table);
 }
