@@ -522,10 +522,16 @@ static void test_sweep_file(void **state) {
     assert_int_equal(wg_sweep_set_baseline(sw, "tiny-batch-16,"), WG_ERR_CONFIG);
     assert_int_equal(wg_sweep_set_baseline(sw, "tiny-batch-16"), WG_OK);
     assert_string_equal(sw->baseline, "tiny-batch-16");
-    /* --only must keep it */
-    const char *const only[] = {"clip"};
-    assert_int_equal(wg_sweep_select(sw, only, 1), WG_ERR_CONFIG);
-    assert_non_null(strstr(wg_last_error(), "--only left it out"));
+    /* --only keeps the baselines of what it keeps (one per data set) and fails only when
+     * it leaves none */
+    assert_int_equal(wg_sweep_set_baseline(sw, "tiny-batch-32,tiny-clip-batch-16"), WG_OK);
+    const char *const only_clip[] = {"clip"};
+    assert_int_equal(wg_sweep_select(sw, only_clip, 1), WG_OK);
+    assert_int_equal(sw->n_experiments, 2);
+    assert_string_equal(sw->baseline, "tiny-clip-batch-16");
+    const char *const only_32[] = {"32"};
+    assert_int_equal(wg_sweep_select(sw, only_32, 1), WG_ERR_CONFIG);
+    assert_non_null(strstr(wg_last_error(), "--only left out every baseline"));
     wg_sweep_free(sw);
     free(path);
     free(exp);

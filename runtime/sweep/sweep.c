@@ -354,14 +354,17 @@ static wg_status read_seeds(wg_sweep *sw) {
 
 /* Whether every comma-separated name of `list` is an experiment of the sweep; the
  * message names the first that is not. */
+static bool is_experiment_label(const wg_sweep *sw, const char *name, size_t n) {
+    for (int e = 0; e < sw->n_experiments; e++)
+        if (strlen(sw->experiments[e].label) == n && !strncmp(sw->experiments[e].label, name, n))
+            return true;
+    return false;
+}
+
 static wg_status check_baseline(const wg_sweep *sw, const char *list, const wg_cfg *node) {
     for (const char *p = list; *p;) {
         size_t n = strcspn(p, ",");
-        bool found = false;
-        for (int e = 0; e < sw->n_experiments && !found; e++)
-            found =
-                strlen(sw->experiments[e].label) == n && !strncmp(sw->experiments[e].label, p, n);
-        if (!found) {
+        if (!is_experiment_label(sw, p, n)) {
             const char *why = "is not the name of one of the sweep's experiments";
             if (node) return wg_cfg_error(node, "'%.*s' %s", (int)n, p, why);
             return wg_fail(WG_ERR_CONFIG, "baseline '%.*s' %s%s", (int)n, p, why,
@@ -508,6 +511,33 @@ wg_status wg_sweep_load(const char *path, const char *const *cli_overrides, int 
     return WG_OK;
 }
 
+/* A baseline list names one experiment per data set, so `--only 8gaussians` keeps the
+ * baselines of the data sets it keeps; only a selection without any of them fails. */
+static wg_status keep_selected_baselines(wg_sweep *sw) {
+    wg_buf kept = {0};
+    for (const char *p = sw->baseline; *p;) {
+        size_t n = strcspn(p, ",");
+        if (is_experiment_label(sw, p, n))
+            wg_buf_printf(&kept, "%s%.*s", kept.len ? "," : "", (int)n, p);
+        p += n;
+        if (*p) p++;
+    }
+    if (kept.failed) {
+        wg_buf_free(&kept);
+        return no_memory();
+    }
+    if (!kept.len) {
+        wg_buf_free(&kept);
+        return wg_fail(WG_ERR_CONFIG,
+                       "%s: --only left out every baseline (%s): pass --baseline with one of "
+                       "the selected experiments",
+                       sw->path, sw->baseline);
+    }
+    free(sw->baseline);
+    sw->baseline = kept.data;
+    return WG_OK;
+}
+
 wg_status wg_sweep_select(wg_sweep *sw, const char *const *substrings, int n) {
     if (n == 0) return WG_OK;
     int kept = 0;
@@ -524,12 +554,7 @@ wg_status wg_sweep_select(wg_sweep *sw, const char *const *substrings, int n) {
     if (!kept)
         return wg_fail(WG_ERR_CONFIG, "%s: no experiment's name contains '%s'%s", sw->path,
                        substrings[0], n > 1 ? " or the other --only texts" : "");
-    if (sw->baseline && check_baseline(sw, sw->baseline, NULL) != WG_OK) {
-        char message[1024];
-        snprintf(message, sizeof message, "%s", wg_last_error());
-        return wg_fail(WG_ERR_CONFIG, "%s: %s: --only left it out", sw->path, message);
-    }
-    return WG_OK;
+    return sw->baseline ? keep_selected_baselines(sw) : WG_OK;
 }
 
 wg_status wg_sweep_set_baseline(wg_sweep *sw, const char *list) {
