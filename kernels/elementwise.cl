@@ -79,20 +79,20 @@ __kernel void wg_binary(__global REAL *y, ulong yo, __global const REAL *a, ulon
                                 b[bo + wg_offset4(i, dim, b_stride)], code);
 }
 
-/* Element i of a draw: philox.h's block (i, stream, step, seed); see its header. */
-__kernel void wg_random_uniform(__global REAL *y, ulong yo, int n, ulong stream, ulong step,
-                                ulong seed, REAL low, REAL high) {
+/* Element i of a draw: philox.h's block (first + i, stream, step, seed); see its header. */
+__kernel void wg_random_uniform(__global REAL *y, ulong yo, int n, ulong first, ulong stream,
+                                ulong step, ulong seed, REAL low, REAL high) {
     int i = get_global_id(0);
     if (i >= n) return;
-    wg_philox_block b = wg_philox_element((ulong)i, stream, step, seed);
+    wg_philox_block b = wg_philox_element(first + (ulong)i, stream, step, seed);
     y[yo + i] = low + (high - low) * (REAL)wg_philox_unit(b.x[0]);
 }
 
-__kernel void wg_random_normal(__global REAL *y, ulong yo, int n, ulong stream, ulong step,
-                               ulong seed, REAL mean, REAL stddev) {
+__kernel void wg_random_normal(__global REAL *y, ulong yo, int n, ulong first, ulong stream,
+                               ulong step, ulong seed, REAL mean, REAL stddev) {
     int i = get_global_id(0);
     if (i >= n) return;
-    wg_philox_block b = wg_philox_element((ulong)i, stream, step, seed);
+    wg_philox_block b = wg_philox_element(first + (ulong)i, stream, step, seed);
     REAL u0 = (REAL)wg_philox_unit(b.x[0]), u1 = (REAL)wg_philox_unit(b.x[1]);
     REAL two_pi = REAL_C(6.283185307179586476925286766559);
     /* the association of the C backends */

@@ -43,20 +43,41 @@ static int fail(wg_status status) {
     /* configuration errors begin with file:line:col and read best unprefixed */
     if (status == WG_ERR_CONFIG)
         fprintf(stderr, "%s\n", message);
+    else if (wg_dist_size() > 1)
+        fprintf(stderr, "wgan run: rank %d: %s\n", wg_dist_rank(), message);
     else
         fprintf(stderr, "wgan run: %s\n", message);
     return status == WG_ERR_CONFIG ? 2 : 1;
 }
 
+/* Under K ranks every rank loads the experiment, and none starts before all have: a
+ * configuration error is every rank's, printed once by rank 0; an error of some ranks
+ * only (a file one node cannot read) is printed by them with their rank. */
+static wg_status load_on_every_rank(const wg_experiment_options *options, wg_experiment **e,
+                                    bool *print) {
+    wg_status s = wg_experiment_load(options, e);
+    bool all_ok = true;
+    *print = true;
+    if (wg_dist_size() == 1) return s;
+    char message[2048];
+    snprintf(message, sizeof message, "%s", wg_last_error());
+    wg_status agreed = wg_dist_all(s == WG_OK, &all_ok);
+    if (agreed != WG_OK) return agreed;
+    if (s == WG_OK && !all_ok) {
+        wg_experiment_free(*e);
+        *e = NULL;
+        *print = false; /* the failing ranks say why */
+        return wg_fail(WG_ERR_CONFIG, "another rank could not load the experiment");
+    }
+    *print = s != WG_ERR_CONFIG || wg_dist_rank() == 0;
+    return s == WG_OK ? s : wg_fail(s, "%s", message);
+}
+
 static const struct option long_options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"set", required_argument, NULL, 's'},
-    {"device", required_argument, NULL, 'd'},
-    {"out", required_argument, NULL, 'o'},
-    {"force", no_argument, NULL, 'f'},
-    {"resume", required_argument, NULL, 'r'},
-    {"progress", required_argument, NULL, 'p'},
-    {0},
+    {"help", no_argument, NULL, 'h'},           {"set", required_argument, NULL, 's'},
+    {"device", required_argument, NULL, 'd'},   {"out", required_argument, NULL, 'o'},
+    {"force", no_argument, NULL, 'f'},          {"resume", required_argument, NULL, 'r'},
+    {"progress", required_argument, NULL, 'p'}, {0},
 };
 
 int wg_cmd_run(int argc, char **argv) {
@@ -95,27 +116,24 @@ int wg_cmd_run(int argc, char **argv) {
         usage(stderr);
         code = 2;
     }
-    if (!code && wg_dist_size() > 1) {
-        /* K ranks training K copies into one folder would fight over it */
-        if (wg_dist_rank() == 0)
-            fprintf(stderr,
-                    "wgan run: started as %d MPI ranks, but data-parallel training across ranks "
-                    "is not built yet; spread a sweep over ranks with `mpirun -n K wgan compare` "
-                    "(docs/scaling.md)\n",
-                    wg_dist_size());
-        code = 2;
-    }
     if (code) {
         free(overrides);
         return code;
     }
     options.overrides = overrides;
+    /* under mpirun: data-parallel, each rank a shard of every batch; rank 0 writes the
+     * run folder and alone shows progress */
+    options.shards = wg_dist_size();
+    options.shard = wg_dist_rank();
+    if (options.shard > 0) options.progress = WG_PROGRESS_QUIET;
 
     wg_experiment *e = NULL;
-    wg_status status = wg_experiment_load(&options, &e);
+    bool print;
+    wg_status status = load_on_every_rank(&options, &e, &print);
     if (status != WG_OK) {
         free(overrides);
-        return fail(status);
+        int exit_code = status == WG_ERR_CONFIG ? 2 : 1;
+        return print ? fail(status) : exit_code;
     }
     if (options.progress != WG_PROGRESS_QUIET)
         fprintf(stderr, "wgan run: %s %s\n", options.resume_dir ? "continuing" : "run folder",

@@ -209,6 +209,11 @@ wg_status wg_graph_set_random_scope(wg_graph *graph, const char *scope) {
     return WG_OK;
 }
 
+void wg_graph_set_random_block(wg_graph *graph, int64_t block) {
+    assert(block >= 0);
+    graph->random_block = block;
+}
+
 static bool is_random(wg_op op) {
     return op == WG_OP_RANDOM_UNIFORM || op == WG_OP_RANDOM_NORMAL;
 }
@@ -247,6 +252,7 @@ static wg_node random_draw(wg_graph *graph, wg_op op, const char *name, wg_shape
     }
     wg_node_data node = {.op = op, .shape = shape, .param = {a, b}};
     node.lval[0] = (int64_t)stream;
+    node.lval[1] = graph->random_block * wg_shape_numel(&shape);
     wg_node out = wg_graph_push(graph, &node);
     if (out != WG_NONE)
         graph->nodes[out].name = key;

@@ -23,8 +23,9 @@ struct wg_graph {
     wg_dtype dtype;
     int count, capacity;
     wg_node_data *nodes;
-    char *random_scope; /* prefix of the keys of random draws, NULL for none */
-    wg_status status;   /* first build error */
+    char *random_scope;   /* prefix of the keys of random draws, NULL for none */
+    int64_t random_block; /* draws are block `random_block` of a larger draw: 0 by default */
+    wg_status status;     /* first build error */
     char error[512];
 };
 
@@ -41,6 +42,11 @@ wg_node wg_graph_push(wg_graph *graph, const wg_node_data *node);
 /* Random draws made from now on are keyed "<scope>/<name>" (just "<name>" when scope
  * is NULL or empty); the runtime sets it to say who draws. Copied. */
 wg_status wg_graph_set_random_scope(wg_graph *graph, const char *scope);
+/* Draws made from now on are block `block` (0-based) of equal blocks of one larger draw
+ * laid end to end: a draw of n elements takes elements [block * n, (block + 1) * n) of
+ * its key's stream. For a draw whose first axis is the batch, block r is the rows of
+ * shard r of a batch K times as large (data-parallel training, docs/scaling.md). */
+void wg_graph_set_random_block(wg_graph *graph, int64_t block);
 /* Records the first build error and returns WG_NONE. */
 wg_node wg_graph_fail(wg_graph *graph, wg_status status, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -24,7 +24,7 @@
     X(VARIABLE, variable, 0, 0, NONE) /* persistent, device state */                               \
     X(CONSTANT, constant, 0, 1, NONE) /* fill with param[0] */                                     \
     /* param[0] low, param[1] high; param[0] mean, param[1] stddev; lval[0] the stream of */     \
-    /* the draw's key (philox.h), its name the key */                                            \
+    /* the draw's key (philox.h), its name the key; lval[1] the index of its first element */    \
     X(RANDOM_UNIFORM, random_uniform, 0, 1, NONE)                                                  \
     X(RANDOM_NORMAL, random_normal, 0, 1, NONE)                                                    \
     X(MAP, map, 1, 1, OUTPUT)       /* a WG_MAP_LIST code */                                       \

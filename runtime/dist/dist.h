@@ -30,6 +30,14 @@ int wg_dist_local_rank(void);
 wg_status wg_dist_broadcast(wg_buf *text);
 /* true on every rank when `ok` is true on every rank. */
 wg_status wg_dist_all(bool ok, bool *all);
+/* In place on every rank: the element-wise sum of every rank's `n` floats. One call
+ * for a whole fused buffer, so a step pays one latency, not one per tensor. */
+wg_status wg_dist_sum_floats(float *values, size_t n);
+
+typedef enum wg_dist_op { WG_DIST_SUM, WG_DIST_MIN, WG_DIST_MAX } wg_dist_op;
+/* In place on every rank: `op` over the ranks of each of the `n` doubles. */
+wg_status wg_dist_reduce_doubles(double *values, int n, wg_dist_op op);
+
 /* Waits until every rank has reached this call. Polls, so that a signal which sets *stop
  * (may be NULL) ends the wait: *stopped (may be NULL) then says so and WG_OK returns. */
 wg_status wg_dist_barrier(volatile sig_atomic_t *stop, bool *stopped);

@@ -64,6 +64,7 @@ static char *checkpoint_path(const wg_experiment *e, char *buf, size_t size) {
 }
 
 wg_status exp_checkpoint_save(wg_experiment *e) {
+    if (!exp_shard_writes(e)) return WG_OK; /* shard 0 writes the run folder */
     char path[4200];
     checkpoint_path(e, path, sizeof path);
     uint64_t critic = (uint64_t)e->loop.critic_step;

@@ -251,6 +251,7 @@ static wg_status load(wg_experiment *e) {
                             &e->cfg.schedule[1])) != WG_OK)
         return s;
     e->cfg.seed = (uint64_t)seed;
+    if ((s = exp_shard_configure(e)) != WG_OK) return s;
 
     if ((s = exp_plugins_create(e)) != WG_OK) return s;
     if ((s = read_sample_count(e, e->cfg.config)) != WG_OK) return s;
@@ -285,6 +286,7 @@ void wg_experiment_free(wg_experiment *e) {
     exp_rundir_close(e);
     exp_eval_free(e);
     exp_steps_free(e);
+    exp_shard_free(e);
     exp_plugins_free(e);
     wg_cfg_free(e->cfg.config);
     free(e->cfg.config_source);

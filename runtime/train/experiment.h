@@ -39,6 +39,10 @@ typedef struct wg_experiment_options {
     /* Testing aid: stop right after this generator step as if killed (no final
      * checkpoint or summary); 0 runs to the end. */
     int64_t stop_after;
+    /* Data-parallel training (wgan run under mpirun): this process is shard `shard` of
+     * `shards` (0 or 1: alone); every shard must make the same calls in the same order.
+     * Shard 0 writes the run folder, the others nothing. docs/scaling.md. */
+    int shards, shard;
 } wg_experiment_options;
 
 typedef struct wg_experiment wg_experiment;

@@ -8,6 +8,7 @@
 #include "io/plot.h"
 
 wg_status exp_write_samples(wg_experiment *e) {
+    if (!exp_shard_writes(e)) return WG_OK; /* shard 0 writes the run folder */
     float *gen;
     int64_t count, numel;
     wg_status s = wg_experiment_generate(e, &gen, &count, &numel);
@@ -29,6 +30,7 @@ wg_status exp_write_samples(wg_experiment *e) {
 }
 
 wg_status exp_write_real_images(wg_experiment *e) {
+    if (!exp_shard_writes(e)) return WG_OK; /* shard 0 writes the run folder */
     wg_image image;
     char path[4200];
     snprintf(path, sizeof path, "%s/samples/real.png", e->run.dir);

@@ -129,6 +129,7 @@ static wg_status find_plugin(wg_experiment *e, const char *section, wg_plugin_ki
 }
 
 wg_status exp_record_plugins(wg_experiment *e) {
+    if (!exp_shard_writes(e)) return WG_OK; /* shard 0 writes the run folder */
     const exp_plugin *plugins[] = {&e->plugins.data, &e->plugins.arch, &e->plugins.loss,
                                    &e->plugins.lipschitz};
     const char *kinds[] = {"data", "arch", "loss", "lipschitz"};

@@ -90,6 +90,7 @@ static wg_status load_metrics(wg_experiment *e, const char *path, bool continuin
 }
 
 wg_status exp_append_metrics(wg_experiment *e) {
+    if (!exp_shard_writes(e)) return WG_OK; /* shard 0 writes the run folder */
     wg_buf *b = &e->run.metrics_csv;
     for (int i = 0; i < e->steps.n_columns; i++) {
         const exp_column *c = &e->steps.columns[i];
@@ -118,6 +119,7 @@ static void json_key(wg_buf *b, const char *key) {
 
 wg_status exp_write_summary(wg_experiment *e, const char *state, const char *message,
                             const wg_buf *extra) {
+    if (!exp_shard_writes(e)) return WG_OK; /* shard 0 writes the run folder */
     wg_buf b = {0};
     double seconds = exp_seconds(e);
     wg_buf_puts(&b, "{\n");
@@ -245,6 +247,7 @@ static wg_status claim_default(wg_experiment *e) {
 }
 
 wg_status exp_rundir_claim(wg_experiment *e) {
+    if (!exp_shard_writes(e)) return WG_OK; /* shard 0 writes the run folder */
     if (e->run.resuming) return wg_lock_folder(e->run.dir, &e->run.lock_fd);
     if (!e->cfg.options.out_dir) return claim_default(e);
     wg_status s;
@@ -293,6 +296,7 @@ wg_status exp_rundir_choose(wg_experiment *e) {
 /* ---- the folder ---- */
 
 wg_status exp_rundir_open(wg_experiment *e, bool continuing) {
+    if (!exp_shard_writes(e)) return WG_OK; /* shard 0 writes the run folder */
     char path[4200];
     snprintf(path, sizeof path, "%s/samples", e->run.dir);
     wg_status s = wg_make_dirs(path);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/graph_internal.h"
 #include "wgan/philox.h"
 #include "optim_internal.h"
 #include "plugin/build.h"
@@ -103,14 +104,40 @@ static int push(targets *t, wg_node node) {
     return 1;
 }
 
-static wg_status push_all(targets *t, const wg_build *b, const wg_optimizer *opt) {
+/* The build's own state updates and metrics. */
+static wg_status push_all(targets *t, const wg_build *b) {
     int ok = 1;
     for (int i = 0; i < b->n_updates; i++) ok &= push(t, b->updates[i]);
     for (int i = 0; i < b->n_metrics; i++) ok &= push(t, b->metrics[i].node);
-    if (opt)
-        for (int i = 0; i < wg_optimizer_update_count(opt); i++)
-            ok &= push(t, wg_optimizer_updates(opt)[i]);
     return ok ? WG_OK : wg_fail(WG_ERR_NOMEM, "out of memory building the step");
+}
+
+/* Network `which`'s updates (its optimizer's, and the generator's average): in the
+ * step's own plan, or, when the gradients are summed over shards, in a plan of their
+ * own that runs after the sum while the step's plan outputs the gradients. */
+static wg_status push_updates(wg_experiment *e, int which, targets *step, targets *update) {
+    const wg_optimizer *opt = e->steps.optimizer[which];
+    targets *to = e->shard.count > 1 ? update : step;
+    int ok = 1;
+    for (int i = 0; i < wg_optimizer_update_count(opt); i++)
+        ok &= push(to, wg_optimizer_updates(opt)[i]);
+    for (int i = 0; which == 1 && i < e->ema.count; i++) ok &= push(to, e->ema.updates[i]);
+    const wg_node *grads;
+    int n = e->shard.count > 1 ? exp_shard_outputs(e, which, &grads) : 0;
+    for (int i = 0; i < n; i++) ok &= push(step, grads[i]);
+    return ok ? WG_OK : wg_fail(WG_ERR_NOMEM, "out of memory building the step");
+}
+
+/* A trace of the training steps: each shard traces its rows of the batch and of every
+ * random draw. */
+static void begin_sharded(wg_experiment *e, wg_build *b, const char *trace) {
+    exp_begin_build(e, b, trace, e->shard.batch);
+    wg_graph_set_random_block(e->steps.graph, e->shard.index);
+}
+
+static void end_sharded(wg_experiment *e, wg_build *b) {
+    wg_build_end(b);
+    wg_graph_set_random_block(e->steps.graph, 0);
 }
 
 static int find_column(const wg_experiment *e, const char *name) {
@@ -169,6 +196,7 @@ static wg_status optimize(wg_experiment *e, const char *network, int which, wg_n
         if (!grads) s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
     }
     if (s == WG_OK) s = wg_grad(e->steps.graph, loss, count, params, grads);
+    if (s == WG_OK && e->shard.count > 1) s = exp_shard_trace(e, which, count, grads);
     char prefix[64];
     snprintf(prefix, sizeof prefix, "optimizer.%s", network);
     wg_node lr = WG_NONE;
@@ -189,12 +217,12 @@ static wg_status optimize(wg_experiment *e, const char *network, int which, wg_n
 
 /* ---- the step graphs ---- */
 
-static wg_status build_critic_step(wg_experiment *e, targets *t) {
+static wg_status build_critic_step(wg_experiment *e, targets *t, targets *update) {
     wg_build b;
-    exp_begin_build(e, &b, "critic_step", e->cfg.batch);
+    begin_sharded(e, &b, "critic_step");
     wg_graph *g = e->steps.graph;
-    e->steps.real = wg_input(g, exp_batch_shape(e, e->cfg.batch), "real");
-    wg_node z = wg_random_normal(g, "z", wg_shape2(e->cfg.batch, e->plugins.noise_dim), 0, 1);
+    e->steps.real = wg_input(g, exp_batch_shape(e, e->shard.batch), "real");
+    wg_node z = wg_random_normal(g, "z", wg_shape2(e->shard.batch, e->plugins.noise_dim), 0, 1);
     wg_node fake = WG_NONE, s_real = WG_NONE, s_fake = WG_NONE, loss = WG_NONE;
     wg_node penalty = WG_NONE;
     wg_status s = exp_apply_generator(e, &b, z, &fake);
@@ -222,19 +250,20 @@ static wg_status build_critic_step(wg_experiment *e, targets *t) {
         e->steps.columns[COL_CRITIC_LOSS].node = loss;
         e->steps.columns[COL_PENALTY].node = penalty;
         add_plugin_columns(e, &b, EXP_SRC_CRITIC);
-        s = push_all(t, &b, e->steps.optimizer[0]);
+        s = push_all(t, &b);
+        if (s == WG_OK) s = push_updates(e, 0, t, update);
         if (s == WG_OK && !(push(t, w) && push(t, loss) && push(t, penalty)))
             s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
     }
-    wg_build_end(&b);
+    end_sharded(e, &b);
     return s;
 }
 
-static wg_status build_generator_step(wg_experiment *e, targets *t) {
+static wg_status build_generator_step(wg_experiment *e, targets *t, targets *update) {
     wg_build b;
-    exp_begin_build(e, &b, "generator_step", e->cfg.batch);
+    begin_sharded(e, &b, "generator_step");
     wg_graph *g = e->steps.graph;
-    wg_node z = wg_random_normal(g, "z", wg_shape2(e->cfg.batch, e->plugins.noise_dim), 0, 1);
+    wg_node z = wg_random_normal(g, "z", wg_shape2(e->shard.batch, e->plugins.noise_dim), 0, 1);
     wg_node fake = WG_NONE, score = WG_NONE, real_score = WG_NONE, loss = WG_NONE;
     wg_status s = exp_apply_generator(e, &b, z, &fake);
     if (s == WG_OK) s = exp_apply_critic(e, &b, fake, &score);
@@ -254,14 +283,12 @@ static wg_status build_generator_step(wg_experiment *e, targets *t) {
     if (s == WG_OK) {
         e->steps.columns[COL_GEN_LOSS].node = loss;
         add_plugin_columns(e, &b, EXP_SRC_GEN);
-        s = push_all(t, &b, e->steps.optimizer[1]);
-        for (int i = 0; i < e->ema.count && s == WG_OK; i++)
-            if (!push(t, e->ema.updates[i]))
-                s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
+        s = push_all(t, &b);
+        if (s == WG_OK) s = push_updates(e, 1, t, update);
         if (s == WG_OK && !push(t, loss))
             s = wg_fail(WG_ERR_NOMEM, "out of memory building the step");
     }
-    wg_build_end(&b);
+    end_sharded(e, &b);
     return s;
 }
 
@@ -292,7 +319,7 @@ static wg_status build_projection(wg_experiment *e, targets *t) {
             s = wg_fail(WG_ERR_NOMEM, "out of memory building the projection");
     }
     s = exp_traced(&b, s, "projection");
-    if (s == WG_OK) s = push_all(t, &b, NULL);
+    if (s == WG_OK) s = push_all(t, &b);
     wg_build_end(&b);
     return s;
 }
@@ -313,9 +340,9 @@ wg_status exp_input_grad_norm(wg_experiment *e, wg_build *b, wg_node x, wg_node 
  * so the training steps never compute them. */
 static wg_status build_diagnostics(wg_experiment *e, targets *t) {
     wg_build b;
-    exp_begin_build(e, &b, "diagnostics", e->cfg.batch);
-    wg_node z =
-        wg_random_normal(e->steps.graph, "z", wg_shape2(e->cfg.batch, e->plugins.noise_dim), 0, 1);
+    begin_sharded(e, &b, "diagnostics");
+    wg_node z = wg_random_normal(e->steps.graph, "z",
+                                 wg_shape2(e->shard.batch, e->plugins.noise_dim), 0, 1);
     wg_node fake = WG_NONE;
     wg_status s = exp_input_grad_norm(e, &b, e->steps.real, NULL, &e->steps.diag_norm_real);
     if (s == WG_OK) s = exp_apply_generator(e, &b, z, &fake);
@@ -323,7 +350,7 @@ static wg_status build_diagnostics(wg_experiment *e, targets *t) {
     s = exp_traced(&b, s, "diagnostics");
     if (s == WG_OK && !(push(t, e->steps.diag_norm_real) && push(t, e->steps.diag_norm_fake)))
         s = wg_fail(WG_ERR_NOMEM, "out of memory building the diagnostics");
-    wg_build_end(&b);
+    end_sharded(e, &b);
     return s;
 }
 
@@ -389,6 +416,7 @@ static wg_status plan(wg_experiment *e, targets *t, wg_plan **out) {
 /* The targets of each plan, from tracing (at load) to planning (after the device). */
 struct exp_targets {
     targets critic, gen, project, diag, samples;
+    targets critic_update, gen_update; /* with shards: after the gradient sum */
 };
 
 static void targets_free(wg_experiment *e) {
@@ -398,6 +426,8 @@ static void targets_free(wg_experiment *e) {
     free(e->steps.targets->project.v);
     free(e->steps.targets->diag.v);
     free(e->steps.targets->samples.v);
+    free(e->steps.targets->critic_update.v);
+    free(e->steps.targets->gen_update.v);
     free(e->steps.targets);
     e->steps.targets = NULL;
 }
@@ -419,8 +449,8 @@ wg_status exp_trace(wg_experiment *e) {
 
     struct exp_targets *t = e->steps.targets = calloc(1, sizeof *e->steps.targets);
     if (!t) return wg_fail(WG_ERR_NOMEM, "out of memory tracing the step graphs");
-    wg_status s = build_critic_step(e, &t->critic);
-    if (s == WG_OK) s = build_generator_step(e, &t->gen);
+    wg_status s = build_critic_step(e, &t->critic, &t->critic_update);
+    if (s == WG_OK) s = build_generator_step(e, &t->gen, &t->gen_update);
     if (s == WG_OK) s = build_projection(e, &t->project);
     if (s == WG_OK) s = build_diagnostics(e, &t->diag);
     if (s == WG_OK) s = build_samples(e, &t->samples);
@@ -447,6 +477,8 @@ wg_status exp_steps_open(wg_experiment *e) {
     s = wg_session_new(e->steps.graph, e->steps.device, e->cfg.seed, &e->steps.session);
     if (s == WG_OK) s = plan(e, &t->critic, &e->steps.critic_plan);
     if (s == WG_OK) s = plan(e, &t->gen, &e->steps.gen_plan);
+    if (s == WG_OK) s = plan(e, &t->critic_update, &e->steps.update_plan[0]);
+    if (s == WG_OK) s = plan(e, &t->gen_update, &e->steps.update_plan[1]);
     if (s == WG_OK) s = plan(e, &t->project, &e->steps.project_plan);
     if (s == WG_OK) s = plan(e, &t->diag, &e->steps.diag_plan);
     if (s == WG_OK) s = plan(e, &t->samples, &e->steps.sample_plan);
@@ -490,6 +522,7 @@ void exp_steps_free(wg_experiment *e) {
     exp_ema_free(e);
     wg_plan_free(e->steps.critic_plan);
     wg_plan_free(e->steps.gen_plan);
+    for (int i = 0; i < 2; i++) wg_plan_free(e->steps.update_plan[i]);
     wg_plan_free(e->steps.project_plan);
     wg_plan_free(e->steps.diag_plan);
     wg_plan_free(e->steps.sample_plan);
@@ -517,25 +550,47 @@ static wg_status read_scalar(wg_plan *plan, wg_node node, double *out) {
 }
 
 static wg_status read_diagnostics(wg_experiment *e) {
-    float *norms = malloc((size_t)(2 * e->cfg.batch) * sizeof *norms);
+    const int64_t rows = e->shard.batch;
+    float *norms = malloc((size_t)(2 * rows) * sizeof *norms);
     if (!norms) return wg_fail(WG_ERR_NOMEM, "out of memory reading gradient norms");
     wg_status s = exp_run_aside(e, e->steps.diag_plan);
     if (s == WG_OK) s = wg_plan_read(e->steps.diag_plan, e->steps.diag_norm_real, norms);
-    if (s == WG_OK)
-        s = wg_plan_read(e->steps.diag_plan, e->steps.diag_norm_fake, norms + e->cfg.batch);
+    if (s == WG_OK) s = wg_plan_read(e->steps.diag_plan, e->steps.diag_norm_fake, norms + rows);
+    double sum[2] = {0, 0}, lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; s == WG_OK && i < 2 * rows; i++) {
+        sum[i >= rows] += norms[i];
+        lo = fmin(lo, norms[i]);
+        hi = fmax(hi, norms[i]);
+    }
+    /* over every shard's rows: the whole batch's */
+    if (s == WG_OK) s = exp_shard_reduce(e, sum, 2, WG_DIST_SUM);
+    if (s == WG_OK) s = exp_shard_reduce(e, &lo, 1, WG_DIST_MIN);
+    if (s == WG_OK) s = exp_shard_reduce(e, &hi, 1, WG_DIST_MAX);
     if (s == WG_OK) {
-        double sum[2] = {0, 0}, lo = INFINITY, hi = -INFINITY;
-        for (int64_t i = 0; i < 2 * e->cfg.batch; i++) {
-            sum[i >= e->cfg.batch] += norms[i];
-            lo = fmin(lo, norms[i]);
-            hi = fmax(hi, norms[i]);
-        }
         e->steps.columns[COL_GNORM_REAL].value = sum[0] / (double)e->cfg.batch;
         e->steps.columns[COL_GNORM_FAKE].value = sum[1] / (double)e->cfg.batch;
         e->steps.columns[COL_GNORM_MIN].value = lo;
         e->steps.columns[COL_GNORM_MAX].value = hi;
     }
     free(norms);
+    return s;
+}
+
+/* The step's losses and the plugins' metrics are batch means: over shards, their mean. */
+static wg_status mean_over_shards(wg_experiment *e) {
+    double values[WG_EXP_MAX_COLUMNS];
+    int n = 0;
+    for (int i = 0; i < e->steps.n_columns; i++) {
+        exp_source from = e->steps.columns[i].source;
+        if (from == EXP_SRC_CRITIC || from == EXP_SRC_GEN) values[n++] = e->steps.columns[i].value;
+    }
+    wg_status s = exp_shard_reduce(e, values, n, WG_DIST_SUM);
+    n = 0;
+    for (int i = 0; s == WG_OK && i < e->steps.n_columns; i++) {
+        exp_source from = e->steps.columns[i].source;
+        if (from == EXP_SRC_CRITIC || from == EXP_SRC_GEN)
+            e->steps.columns[i].value = values[n++] / e->shard.count;
+    }
     return s;
 }
 
@@ -546,6 +601,7 @@ wg_status exp_read_metrics(wg_experiment *e, bool diagnostics) {
         if (c->source == EXP_SRC_CRITIC) s = read_scalar(e->steps.critic_plan, c->node, &c->value);
         if (c->source == EXP_SRC_GEN) s = read_scalar(e->steps.gen_plan, c->node, &c->value);
     }
+    if (s == WG_OK && e->shard.count > 1) s = mean_over_shards(e);
     if (s != WG_OK) return s;
     e->steps.columns[COL_STEP].value = (double)e->loop.gen_step;
     e->steps.columns[COL_CRITIC_STEP].value = (double)e->loop.critic_step;

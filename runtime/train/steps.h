@@ -55,6 +55,7 @@ typedef struct exp_steps {
     wg_session *session;
     wg_optimizer *optimizer[2]; /* critic, generator */
     wg_plan *critic_plan, *gen_plan, *project_plan, *diag_plan, *sample_plan;
+    wg_plan *update_plan[2];                /* with shards: the optimizers' updates after the sum */
     wg_node real;                           /* input [batch, sample...] */
     wg_node sample_noise, sample_out;       /* fixed noise and G(noise) */
     wg_node diag_norm_real, diag_norm_fake; /* [batch] input-gradient norms */

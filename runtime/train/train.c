@@ -25,6 +25,16 @@ static bool due(int64_t step, int64_t every, bool last) {
     return last || (every > 0 && step % every == 0);
 }
 
+/* The step of network `which` (0 critic, 1 generator); with shards, then the sum of
+ * the gradients over the ranks and the update, outside the random stream's count so
+ * that every draw is keyed as one process's would be. */
+static wg_status run_update(wg_experiment *e, int which, wg_plan *step) {
+    wg_status s = wg_plan_run(step);
+    if (s != WG_OK || e->shard.count == 1) return s;
+    if ((s = exp_shard_sum(e, which, step, stop_requested)) != WG_OK) return s;
+    return exp_run_aside(e, e->steps.update_plan[which]);
+}
+
 static wg_status critic_step(wg_experiment *e) {
     wg_status s = e->plugins.data.plugin->vt.data.batch(
         e->plugins.data.state, (uint64_t)e->loop.critic_step, e->cfg.batch, e->steps.real_host);
@@ -34,12 +44,18 @@ static wg_status critic_step(wg_experiment *e) {
         return wg_fail(s, "data plugin '%s', batch %" PRId64 ": %s", e->plugins.data.plugin->name,
                        e->loop.critic_step, message);
     }
-    if ((s = wg_session_write(e->steps.session, e->steps.real, e->steps.real_host)) != WG_OK)
-        return s;
-    if ((s = wg_plan_run(e->steps.critic_plan)) != WG_OK) return s;
+    /* a shard trains on its rows of the batch */
+    const float *rows =
+        e->steps.real_host + e->shard.index * e->shard.batch * e->plugins.sample_numel;
+    if ((s = wg_session_write(e->steps.session, e->steps.real, rows)) != WG_OK) return s;
+    if ((s = run_update(e, 0, e->steps.critic_plan)) != WG_OK) return s;
     if (e->steps.project_plan && (s = wg_plan_run(e->steps.project_plan)) != WG_OK) return s;
     e->loop.critic_step++;
     return WG_OK;
+}
+
+static wg_status generator_step(wg_experiment *e) {
+    return run_update(e, 1, e->steps.gen_plan);
 }
 
 static void log_metrics(wg_experiment *e) {
@@ -57,7 +73,7 @@ static wg_status train_step(wg_experiment *e) {
     int iterations = exp_critic_iterations(e, e->loop.gen_step);
     wg_status s = exp_steps_schedule(e, e->loop.gen_step);
     for (int i = 0; i < iterations && s == WG_OK; i++) s = critic_step(e);
-    if (s == WG_OK) s = wg_plan_run(e->steps.gen_plan);
+    if (s == WG_OK) s = generator_step(e);
     if (s != WG_OK) return s;
     e->loop.gen_step++;
     bool last = e->loop.gen_step == e->cfg.steps;
@@ -127,7 +143,8 @@ wg_status wg_experiment_run(wg_experiment *e) {
             exp_progress_done(e);
             return WG_OK; /* as if killed here: nothing more is written */
         }
-        if (stop_requested) {
+        /* shards stop together, at the step whose gradient sum first carried a request */
+        if (e->shard.count > 1 ? e->shard.stop : stop_requested) {
             e->loop.interrupted = true;
             break;
         }
@@ -150,10 +167,17 @@ wg_status wg_experiment_run(wg_experiment *e) {
     } else if (!e->loop.interrupted) {
         exp_log(e, "finished %" PRId64 " generator steps in %.1f s", e->loop.gen_step,
                 exp_seconds(e));
+        if (e->shard.count > 1)
+            exp_log(e,
+                    "data-parallel over %d ranks: %" PRId64 " gradient sums, %.3f s in "
+                    "MPI_Allreduce, %.3f s exchanging in all",
+                    e->shard.count, e->shard.sums, e->shard.allreduce_seconds,
+                    e->shard.exchange_seconds);
     }
     exp_eval_finish(e);
     wg_buf evaluation = {0};
     exp_eval_summary(e, &evaluation);
+    exp_shard_summary(e, &evaluation);
     wg_status written = exp_write_summary(e, state, message, &evaluation);
     wg_buf_free(&evaluation);
     if (s != WG_OK) return wg_fail(s, "%s", message);
@@ -172,7 +196,7 @@ wg_status wg_experiment_steps(wg_experiment *e, int64_t steps) {
     for (int64_t g = 0; g < steps && s == WG_OK; g++) {
         s = exp_steps_schedule(e, e->loop.gen_step);
         for (int i = 0; i < e->cfg.n_critic && s == WG_OK; i++) s = critic_step(e);
-        if (s == WG_OK) s = wg_plan_run(e->steps.gen_plan);
+        if (s == WG_OK) s = generator_step(e);
         if (s == WG_OK) e->loop.gen_step++;
     }
     float loss = 0;

@@ -16,6 +16,7 @@
 #include "progress.h"
 #include "rundir.h"
 #include "schedule.h"
+#include "shard.h"
 #include "steps.h"
 #include "train.h"
 #include "wgan/config.h"
@@ -48,6 +49,7 @@ struct wg_experiment {
     exp_steps steps;       /* steps.c */
     exp_ema ema;           /* ema.c */
     exp_loop loop;         /* train.c */
+    exp_shard shard;       /* shard.c: data-parallel training over ranks */
     struct exp_eval *eval; /* evaluate.c: what is measured at log steps and at the end */
 };
 

@@ -170,13 +170,13 @@ static wg_status FN(map)(REAL *out, const REAL *in, int64_t n, int code, const d
     return WG_OK;
 }
 
-/* Element i of a draw comes from philox.h's block (i, stream, step, seed), and the
+/* Element i of a draw comes from philox.h's block (first + i, stream, step, seed), and the
  * arithmetic is done in REAL in this exact order: the OpenCL kernels do the same, so
  * uniform draws agree bit for bit across devices. */
 typedef struct FN(random_job) {
     REAL *out;
     REAL a, b;
-    uint64_t stream, step, seed;
+    uint64_t first, stream, step, seed;
     int normal;
 } FN(random_job);
 
@@ -188,12 +188,12 @@ static void FN(random_range)(void *ctx, int64_t first, int64_t end, int worker) 
     if (!j->normal) {
         const REAL span = b - a;
         for (int64_t i = first; i < end; i++) {
-            const wg_philox_block x = wg_philox_element((uint64_t)i, j->stream, j->step, j->seed);
+            const wg_philox_block x = wg_philox_element(j->first + (uint64_t)i, j->stream, j->step, j->seed);
             out[i] = a + span * (REAL)wg_philox_unit(x.x[0]);
         }
     } else {
         for (int64_t i = first; i < end; i++) {
-            const wg_philox_block x = wg_philox_element((uint64_t)i, j->stream, j->step, j->seed);
+            const wg_philox_block x = wg_philox_element(j->first + (uint64_t)i, j->stream, j->step, j->seed);
             const REAL u0 = (REAL)wg_philox_unit(x.x[0]), u1 = (REAL)wg_philox_unit(x.x[1]);
             const REAL radius = RF(sqrt)(-2 * RF(log)(u0));
             out[i] = a + b * (radius * RF(cos)((REAL)6.283185307179586 * u1));
@@ -206,6 +206,7 @@ static void FN(random)(REAL *out, int64_t n, int normal, const wg_call *call) {
     j = {out,
          (REAL)call->data->param[0],
          (REAL)call->data->param[1],
+         (uint64_t)call->data->lval[1],
          (uint64_t)call->data->lval[0],
          call->step,
          call->seed,

@@ -144,6 +144,7 @@ static wg_status run_random(wg_ocl_device *dev, const wg_ocl_program *prog, cons
     wg_ocl_arg_mem(&a, y.mem);
     wg_ocl_arg_ulong(&a, y.offset);
     wg_ocl_arg_int(&a, (int)n);
+    wg_ocl_arg_ulong(&a, (uint64_t)d->lval[1]);
     wg_ocl_arg_ulong(&a, (uint64_t)d->lval[0]);
     wg_ocl_arg_ulong(&a, call->step);
     wg_ocl_arg_ulong(&a, call->seed);
