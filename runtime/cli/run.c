@@ -1,5 +1,6 @@
 /* wgan run: train an experiment, or continue one with --resume. */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,10 @@ static void usage(FILE *out) {
                  "samples/, checkpoint.safetensors, summary.json, log.txt, plugins.tsv (the\n"
                  "plugin files used and their SHA-256: --resume loads the same files, and\n"
                  "warns when one changed).\n"
+                 "\n"
+                 "Under mpirun -n K it trains one run data-parallel: each rank takes 1/K of\n"
+                 "every batch, the gradients are summed over the ranks, rank 0 writes the\n"
+                 "run folder (docs/scaling.md).\n"
                  "\n"
                  "options:\n"
                  "  --set KEY=VALUE  override a key of the file, e.g. --set train.steps=500\n"
@@ -147,10 +152,11 @@ int wg_cmd_run(int argc, char **argv) {
         code = fail(status);
     else if (wg_experiment_interrupted(e))
         code = 130;
-    if (code == 130)
+    bool speaks = wg_dist_rank() == 0; /* under mpirun, rank 0 says how it ended */
+    if (speaks && code == 130)
         fprintf(stderr, "wgan run: interrupted at step %lld; continue with: wgan run --resume %s\n",
                 (long long)wg_experiment_step(e), wg_experiment_dir(e));
-    else if (code == 0 && options.progress != WG_PROGRESS_QUIET)
+    else if (speaks && code == 0 && options.progress != WG_PROGRESS_QUIET)
         fprintf(stderr, "wgan run: done, %lld generator steps; results in %s\n",
                 (long long)wg_experiment_step(e), wg_experiment_dir(e));
     wg_experiment_free(e);
