@@ -105,6 +105,22 @@ static char *read_text(const fixture *f, const char *name) {
     return text;
 }
 
+static void write_file(const fixture *f, const char *name, const char *text) {
+    char *path = td_join(f->dir, name);
+    td_write_text(path, text);
+    free(path);
+}
+
+/* `wgan ARGS` alone, then on two ranks; ARGS ends in "--out P", which gets "one" and
+ * "two" (the folders Pone and Ptwo, the logs Pone.log and Ptwo.log). */
+static void alone_and_on_two_ranks(const fixture *f, const char *args) {
+    const char *prefix = strrchr(args, ' ') + 1;
+    assert_int_equal(run(f, "'%s' %sone >%sone.log 2>&1", f->program, args, prefix), 0);
+    assert_int_equal(run(f, "'%s' --oversubscribe -n 2 '%s' %stwo >%stwo.log 2>&1", f->mpirun,
+                         f->program, args, prefix),
+                     0);
+}
+
 /* Columns that measure the machine, not the run: the cpu's description counts the
  * threads of the cores mpirun bound the rank to. */
 static bool machine_column(const char *name) {
@@ -118,18 +134,12 @@ static bool machine_column(const char *name) {
 static void test_sweep_over_two_ranks_matches_one_process(void **state) {
     fixture *f = *state;
     need_mpi(f);
-    char *sweep = td_join(f->dir, "sweep.yaml");
-    td_write_text(sweep, "name: pair\nexperiments:\n  - tiny.yaml\n"
-                         "  - {file: tiny.yaml, name: tiny-gp, "
-                         "set: {lipschitz: {plugin: gradient_penalty}}}\n"
-                         "devices: [cpu]\nseeds: [1, 2]\n");
-    free(sweep);
-    assert_int_equal(run(f, "'%s' compare sweep.yaml --out one >one.log 2>&1", f->program), 0);
-    assert_int_equal(run(f,
-                         "'%s' --oversubscribe -n 2 '%s' compare sweep.yaml --out two "
-                         ">two.log 2>&1",
-                         f->mpirun, f->program),
-                     0);
+    write_file(f, "sweep.yaml",
+               "name: pair\nexperiments:\n  - tiny.yaml\n"
+               "  - {file: tiny.yaml, name: tiny-gp, "
+               "set: {lipschitz: {plugin: gradient_penalty}}}\n"
+               "devices: [cpu]\nseeds: [1, 2]\n");
+    alone_and_on_two_ranks(f, "compare sweep.yaml --out ");
     char *log = read_text(f, "two.log");
     /* both ranks trained: rank 1 took runs 2 and 4 */
     assert_non_null(strstr(log, "rank 1: [2/4]"));
@@ -296,23 +306,15 @@ static const char *const gp_yaml =
 static void test_data_parallel_run_matches_one_process(void **state) {
     fixture *f = *state;
     need_mpi(f);
-    char *yaml = td_join(f->dir, "gp.yaml");
-    td_write_text(yaml, gp_yaml);
-    free(yaml);
-    assert_int_equal(
-        run(f, "'%s' run gp.yaml --out one --progress lines >one.log 2>&1", f->program), 0);
-    assert_int_equal(run(f,
-                         "'%s' --oversubscribe -n 2 '%s' run gp.yaml --out two --progress lines "
-                         ">two.log 2>&1",
-                         f->mpirun, f->program),
-                     0);
+    write_file(f, "gp.yaml", gp_yaml);
+    alone_and_on_two_ranks(f, "run gp.yaml --progress lines --out dp-");
     /* rank 0 alone reports and writes */
-    char *log = read_text(f, "two.log");
+    char *log = read_text(f, "dp-two.log");
     const char *done = strstr(log, "wgan run: done, 20 generator steps");
     assert_non_null(done);
     assert_null(strstr(done + 1, "wgan run: done"));
     free(log);
-    wg_table one = read_table(f, "one/metrics.csv"), two = read_table(f, "two/metrics.csv");
+    wg_table one = read_table(f, "dp-one/metrics.csv"), two = read_table(f, "dp-two/metrics.csv");
     assert_int_equal(one.n_rows, 20);
     assert_int_equal(two.n_rows, one.n_rows);
     assert_int_equal(two.n_cols, one.n_cols);
@@ -339,7 +341,7 @@ static void test_data_parallel_run_matches_one_process(void **state) {
     assert_true(wg_table_number(&two, 19, step) == 100);
     wg_table_free(&one);
     wg_table_free(&two);
-    char *checkpoint = td_join(f->dir, "two/checkpoint.safetensors");
+    char *checkpoint = td_join(f->dir, "dp-two/checkpoint.safetensors");
     assert_int_equal(access(checkpoint, F_OK), 0);
     free(checkpoint);
 }
