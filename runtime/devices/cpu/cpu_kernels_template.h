@@ -188,12 +188,14 @@ static void FN(random_range)(void *ctx, int64_t first, int64_t end, int worker) 
     if (!j->normal) {
         const REAL span = b - a;
         for (int64_t i = first; i < end; i++) {
-            const wg_philox_block x = wg_philox_element(j->first + (uint64_t)i, j->stream, j->step, j->seed);
+            const wg_philox_block x =
+                wg_philox_element(j->first + (uint64_t)i, j->stream, j->step, j->seed);
             out[i] = a + span * (REAL)wg_philox_unit(x.x[0]);
         }
     } else {
         for (int64_t i = first; i < end; i++) {
-            const wg_philox_block x = wg_philox_element(j->first + (uint64_t)i, j->stream, j->step, j->seed);
+            const wg_philox_block x =
+                wg_philox_element(j->first + (uint64_t)i, j->stream, j->step, j->seed);
             const REAL u0 = (REAL)wg_philox_unit(x.x[0]), u1 = (REAL)wg_philox_unit(x.x[1]);
             const REAL radius = RF(sqrt)(-2 * RF(log)(u0));
             out[i] = a + b * (radius * RF(cos)((REAL)6.283185307179586 * u1));
