@@ -31,7 +31,7 @@ WG_MAP_FN(clamp, fmin(fmax(x, p0), p1))
 WG_MAP_FN(step, x > 0 ? REAL_C(1.0) : REAL_C(0.0))
 WG_MAP_FN(in_range, (p0 < x && x < p1) ? REAL_C(1.0) : REAL_C(0.0))
 
-#define WG_MAP_CASE(NAME, name)                                                                    \
+#define WG_MAP_CASE(NAME, name, ...)                                                                    \
     case WG_MAP_##NAME: return wg_map_##name(x, p0, p1);
 inline REAL wg_map_apply(REAL x, int code, REAL p0, REAL p1) {
     switch (code) { WG_MAP_LIST(WG_MAP_CASE) }

@@ -297,9 +297,10 @@ static void print_result(FILE *out, const bench_options *o, const bench_result *
         fprintf(out,
                 ", \"plan_gemm_gflops\": %.3f, \"floor_ms\": %.4f, \"floor_ratio\": %.3f, "
                 "\"plan_bytes\": %zu, \"persistent_bytes\": %zu, \"peak_rss_kib\": %.0f, "
-                "\"load_before\": %.2f, \"cpus\": %ld}\n",
+                "\"load_before\": %.2f, \"cpus\": %ld, \"kernel_calls\": %lld, \"fused\": %s}\n",
                 1e-9 * rate->plan_flops_per_s, floor_ms, r->ms_median / floor_ms, i->plan_bytes,
-                i->persistent_bytes, r->peak_rss / 1024, r->load, sysconf(_SC_NPROCESSORS_ONLN));
+                i->persistent_bytes, r->peak_rss / 1024, r->load, sysconf(_SC_NPROCESSORS_ONLN),
+                (long long)i->step_calls, i->fused ? "true" : "false");
         return;
     }
     fprintf(out, "%s on %s\n", i->name, r->device);
@@ -316,6 +317,9 @@ static void print_result(FILE *out, const bench_options *o, const bench_result *
             "%.2f GFLOP/s\n",
             1e-9 * flops, 1e-9 * i->critic_flops, 1e-9 * i->projection_flops,
             1e-9 * i->generator_flops, 1e-9 * flops / seconds);
+    fprintf(out, "  kernels     %lld calls per generator step (%s)\n", (long long)i->step_calls,
+            i->fused ? "element-wise chains fused; WGAN_FUSE=0: one call per node"
+                     : "WGAN_FUSE=0: one call per node");
     fprintf(out, "  floor       %.2f ms at %.1f GFLOP/s (%s", floor_ms, 1e-9 * rate->flops_per_s,
             rate->how);
     if (rate->plan_flops_per_s != rate->flops_per_s)

@@ -37,7 +37,7 @@ MAP_GRAD(in_range, WG_NONE)
 #undef MAP_GRAD
 
 typedef wg_node (*map_grad_fn)(wg_graph *g, wg_node x, wg_node y, wg_node gy, double p0, double p1);
-#define MAP_GRAD_ENTRY(NAME, name) map_grad_##name,
+#define MAP_GRAD_ENTRY(NAME, name, ...) map_grad_##name,
 static const map_grad_fn map_grads[] = {WG_MAP_LIST(MAP_GRAD_ENTRY)};
 _Static_assert(sizeof map_grads / sizeof *map_grads == WG_MAP_COUNT,
                "a backward rule for every map code");

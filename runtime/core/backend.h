@@ -19,10 +19,15 @@ typedef struct wg_ref {
     size_t offset;
 } wg_ref;
 
+struct wg_fused;
+
 typedef struct wg_call {
     const wg_graph *graph;
-    wg_node node;
+    wg_node node; /* for a fused region, its last member */
     const wg_node_data *data;
+    /* a region of element-wise nodes run as one (fuse.h), with its own storage
+     * references; NULL for a single node */
+    const struct wg_fused *fused;
     wg_ref out;
     wg_ref in[WG_MAX_INPUTS];
     uint64_t seed; /* session seed, for random draws */
@@ -58,6 +63,13 @@ typedef struct wg_backend {
     /* Enqueue the node's kernel(s). Must not allocate on a replayed step beyond
      * first-use caches, and must not wait for the device. */
     wg_status (*run)(wg_device *device, const wg_call *call);
+    /* Optional: fused regions (fuse.h). Without prepare_fused every node runs alone.
+     * A new plan hands its regions (storage references set) to prepare_fused, which may
+     * compile them and keep a handle in each region's `prepared`; `run` then gets calls
+     * whose `fused` is set. release_fused undoes prepare_fused when the plan is freed. */
+    wg_status (*prepare_fused)(wg_device *device, wg_dtype dtype, int count,
+                               struct wg_fused *regions);
+    void (*release_fused)(wg_device *device, int count, struct wg_fused *regions);
     /* Wait for everything enqueued. */
     wg_status (*finish)(wg_device *device);
     void (*close)(wg_device *device);

@@ -8,13 +8,17 @@
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 #define OP_NAME(NAME, name, ...) #name,
-#define CODE_NAME(NAME, name) #name,
+#define CODE_NAME(NAME, name, ...) #name,
 static const char *const op_names[] = {WG_OP_LIST(OP_NAME)};
 static const char *const map_names[] = {WG_MAP_LIST(CODE_NAME)};
 static const char *const binary_names[] = {WG_BINARY_LIST(CODE_NAME)};
 _Static_assert(COUNT_OF(op_names) == WG_OP_COUNT, "a name for every op");
 _Static_assert(COUNT_OF(map_names) == WG_MAP_COUNT, "a name for every map code");
 _Static_assert(COUNT_OF(binary_names) == WG_BIN_COUNT, "a name for every binary code");
+
+#define MAP_SCALARS(NAME, name, scalars) scalars,
+static const signed char map_scalars[] = {WG_MAP_LIST(MAP_SCALARS)};
+_Static_assert(COUNT_OF(map_scalars) == WG_MAP_COUNT, "a scalar count for every map code");
 
 #define OP_ARITY(NAME, name, arity, ...) arity,
 static const signed char arities[] = {WG_OP_LIST(OP_ARITY)};
@@ -44,6 +48,10 @@ const char *wg_op_label(wg_op op, int code, char *buf, size_t size) {
     else
         snprintf(buf, size, "%s", wg_op_name(op));
     return buf;
+}
+
+int wg_map_scalars(int code) {
+    return code >= 0 && code < WG_MAP_COUNT ? map_scalars[code] : 0;
 }
 
 int wg_op_arity(wg_op op) {

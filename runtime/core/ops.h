@@ -12,8 +12,8 @@
  *   kernel  1 when a backend runs it; 0 when the planner maps it to storage
  *   flops   how wg_plan_flops counts it (ops.c): NONE, OUTPUT (one per output
  *           element), INPUT (one per element of input 0), MATMUL, CONV
- * WG_MAP_LIST(X):    X(NAME, name), unary, element-wise: code in ival[0], scalars p0, p1
- *                    in param[]
+ * WG_MAP_LIST(X):    X(NAME, name, scalars), unary, element-wise: code in ival[0]; `scalars`
+ *                    of p0, p1 (param[]) it reads: 0, 1 (p0) or 2
  * WG_BINARY_LIST(X): X(NAME, name), broadcast element-wise: code in ival[0] */
 #ifndef WGAN_OPS_H
 #define WGAN_OPS_H
@@ -44,22 +44,22 @@
     X(ASSIGN, assign, 2, 1, NONE)   /* in: variable, value; writes value into the variable */
 
 #define WG_MAP_LIST(X)                                                                             \
-    X(SCALE, scale)           /* x * p0 */                                                         \
-    X(ADD_SCALAR, add_scalar) /* x + p0 */                                                         \
-    X(SQUARE, square)                                                                              \
-    X(SQRT, sqrt)                                                                                  \
-    X(RSQRT, rsqrt)                                                                                \
-    X(RECIPROCAL, reciprocal)                                                                      \
-    X(EXP, exp)                                                                                    \
-    X(LOG, log)                                                                                    \
-    X(TANH, tanh)                                                                                  \
-    X(SIGMOID, sigmoid)                                                                            \
-    X(SOFTPLUS, softplus)     /* log(1 + exp(x)), computed without overflow */                     \
-    X(RELU, relu)                                                                                  \
-    X(LEAKY_RELU, leaky_relu) /* x > 0 ? x : p0 * x */                                             \
-    X(CLAMP, clamp)           /* min(max(x, p0), p1) */                                            \
-    X(STEP, step)             /* x > 0 ? 1 : 0 */                                                  \
-    X(IN_RANGE, in_range)     /* p0 < x < p1 ? 1 : 0 */
+    X(SCALE, scale, 1)            /* x * p0 */                                                     \
+    X(ADD_SCALAR, add_scalar, 1)  /* x + p0 */                                                     \
+    X(SQUARE, square, 0)                                                                           \
+    X(SQRT, sqrt, 0)                                                                               \
+    X(RSQRT, rsqrt, 0)                                                                             \
+    X(RECIPROCAL, reciprocal, 0)                                                                   \
+    X(EXP, exp, 0)                                                                                 \
+    X(LOG, log, 0)                                                                                 \
+    X(TANH, tanh, 0)                                                                               \
+    X(SIGMOID, sigmoid, 0)                                                                         \
+    X(SOFTPLUS, softplus, 0)      /* log(1 + exp(x)), computed without overflow */                 \
+    X(RELU, relu, 0)                                                                               \
+    X(LEAKY_RELU, leaky_relu, 1)  /* x > 0 ? x : p0 * x */                                         \
+    X(CLAMP, clamp, 2)            /* min(max(x, p0), p1) */                                        \
+    X(STEP, step, 0)              /* x > 0 ? 1 : 0 */                                              \
+    X(IN_RANGE, in_range, 2)      /* p0 < x < p1 ? 1 : 0 */
 
 #define WG_BINARY_LIST(X) X(ADD, add) X(SUB, sub) X(MUL, mul) X(DIV, div)
 // clang-format on
@@ -94,6 +94,8 @@ const char *wg_binary_name(int code);
 /* "map.tanh", "binary.add", else the op's name: what messages and profiles call a node. */
 const char *wg_op_label(wg_op op, int code, char *buf, size_t size);
 int wg_op_arity(wg_op op);
+/* How many of a map code's scalars (p0, p1) it reads: 0, 1 or 2. */
+int wg_map_scalars(int code);
 /* Whether `code` is in the table for a map or binary op (always true for other ops). */
 bool wg_op_code_known(wg_op op, int code);
 /* Whether backends run the op (false: inputs, variables and reshapes, which the

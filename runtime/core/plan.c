@@ -1,6 +1,7 @@
 /* Step plans: which nodes a set of targets needs, in what order, and where each
  * temporary lives in one device arena, decided once; replay is a loop of kernel
  * launches with no allocation and no host synchronisation. */
+#include "fuse.h"
 #include "session_internal.h"
 
 #include <assert.h>
@@ -23,6 +24,8 @@ struct wg_plan {
     size_t arena_bytes;
     int poison;
     int *profile_slot; /* per call, when profiling; else NULL */
+    wg_fusion fusion;  /* the regions fused calls run; empty when not fusing */
+    bool prepared;     /* the backend's prepare_fused has the regions */
 };
 
 typedef struct block {
@@ -84,6 +87,7 @@ typedef struct schedule {
     int *position;                /* node -> index in order, or -1 */
     int *last_use;                /* storage root -> last position that reads or writes it */
     unsigned char *constant_once; /* constants: computed at plan time, never freed */
+    wg_fusion fusion;             /* regions, when fusing; moved into the plan */
 } schedule;
 
 static void schedule_free(schedule *s) {
@@ -91,6 +95,18 @@ static void schedule_free(schedule *s) {
     free(s->position);
     free(s->last_use);
     free(s->constant_once);
+    wg_fusion_free(&s->fusion);
+}
+
+/* The region that runs at position p, or NULL. */
+static const wg_fused *region_at(const schedule *s, int p) {
+    if (!s->fusion.region_of || s->fusion.region_of[p] < 0) return NULL;
+    int r = s->fusion.region_of[p];
+    return s->fusion.runs_at[r] == p ? &s->fusion.regions[r] : NULL;
+}
+
+static bool skipped_at(const schedule *s, int p) {
+    return s->fusion.skipped && s->fusion.skipped[p];
 }
 
 static wg_status build_schedule(const wg_graph *graph, int count, const wg_node *targets,
@@ -118,23 +134,39 @@ static wg_status build_schedule(const wg_graph *graph, int count, const wg_node 
             if (!reached[i] || !wg_op_has_kernel(op)) continue;
             if ((op == WG_OP_ASSIGN) == (pass == 1)) s->order[s->count++] = i;
         }
-    for (int i = 0; i < n; i++) s->position[i] = -1, s->last_use[i] = -1;
+    for (int i = 0; i < n; i++) s->position[i] = -1;
     for (int p = 0; p < s->count; p++) {
-        wg_node node = s->order[p];
-        const wg_node_data *d = &graph->nodes[node];
-        s->position[node] = p;
-        s->constant_once[node] = d->op == WG_OP_CONSTANT;
-        if (s->last_use[node] < p) s->last_use[node] = p;
-        for (int k = 0; k < d->n_inputs; k++) {
-            wg_node root = storage_root(graph, d->input[k]);
-            if (s->last_use[root] < p) s->last_use[root] = p;
-        }
+        s->position[s->order[p]] = p;
+        s->constant_once[s->order[p]] = graph->nodes[s->order[p]].op == WG_OP_CONSTANT;
     }
-    for (int i = 0; i < count; i++) s->last_use[storage_root(graph, targets[i])] = s->count;
-    for (int i = 0; i < n; i++)
-        if (s->constant_once[i]) s->last_use[i] = s->count;
     free(reached);
     return WG_OK;
+}
+
+static void use_until(schedule *s, wg_node root, int p) {
+    if (s->last_use[root] < p) s->last_use[root] = p;
+}
+
+/* The last position that reads or writes each storage root. A region reads all its
+ * inputs where it runs; its other members read nothing. */
+static void schedule_lifetimes(const wg_graph *graph, int count, const wg_node *targets,
+                               schedule *s) {
+    for (int i = 0; i < graph->count; i++) s->last_use[i] = -1;
+    for (int p = 0; p < s->count; p++) {
+        if (skipped_at(s, p)) continue;
+        const wg_fused *region = region_at(s, p);
+        if (region) {
+            for (int i = 0; i < region->n_inputs; i++) use_until(s, region->input[i].node, p);
+            for (int i = 0; i < region->n_outputs; i++) use_until(s, region->output[i].node, p);
+            continue;
+        }
+        const wg_node_data *d = &graph->nodes[s->order[p]];
+        use_until(s, s->order[p], p);
+        for (int k = 0; k < d->n_inputs; k++) use_until(s, storage_root(graph, d->input[k]), p);
+    }
+    for (int i = 0; i < count; i++) s->last_use[storage_root(graph, targets[i])] = s->count;
+    for (int i = 0; i < graph->count; i++)
+        if (s->constant_once[i]) s->last_use[i] = s->count;
 }
 
 static wg_ref node_ref(wg_plan *plan, const size_t *offsets, wg_node node) {
@@ -194,22 +226,52 @@ static wg_status check_support(const wg_session *session, const schedule *s) {
     return WG_OK;
 }
 
+/* "fused.7" or "map.tanh", and the node's name, for messages and profiles. */
+static void call_label(const wg_call *call, char *op, size_t op_size, char *shapes,
+                       size_t shapes_size) {
+    if (call->fused) {
+        wg_fused_label(call->graph, call->fused, op, op_size, shapes, shapes_size);
+        return;
+    }
+    wg_op_label(call->data->op, call->data->ival[0], op, op_size);
+    if (shapes) node_shapes(call->graph, call->data, shapes, shapes_size);
+}
+
+/* Fills what a call writes with NaN: its output, or a region's outputs in the arena
+ * (a variable a region writes in place holds what it reads). */
+static wg_status poison_outputs(wg_plan *plan, const wg_call *call) {
+    wg_device *device = plan->session->device;
+    const wg_graph *graph = call->graph;
+    if (!call->fused)
+        return call->data->op == WG_OP_ASSIGN
+                   ? WG_OK
+                   : device->backend->fill(device, call->out,
+                                           (size_t)wg_shape_numel(&call->data->shape), graph->dtype,
+                                           NAN);
+    for (int i = 0; i < call->fused->n_outputs; i++) {
+        const wg_fused_output *out = &call->fused->output[i];
+        if (wg_op_is_persistent(graph->nodes[out->node].op)) continue;
+        wg_status status =
+            device->backend->fill(device, out->ref, (size_t)call->fused->numel, graph->dtype, NAN);
+        if (status != WG_OK) return status;
+    }
+    return WG_OK;
+}
+
 static wg_status run_call(wg_plan *plan, wg_call *call) {
     wg_device *device = plan->session->device;
     call->step = plan->session->step;
     /* the graph may have grown (and moved its node array) since the plan was made */
     call->data = &call->graph->nodes[call->node];
-    if (plan->poison && call->data->op != WG_OP_ASSIGN) {
-        wg_status status =
-            device->backend->fill(device, call->out, (size_t)wg_shape_numel(&call->data->shape),
-                                  plan->session->graph->dtype, NAN);
+    if (plan->poison) {
+        wg_status status = poison_outputs(plan, call);
         if (status != WG_OK) return status;
     }
     wg_status status = device->backend->run(device, call);
     if (status != WG_OK) {
         const char *name = wg_node_name(call->graph, call->node);
         char label[48];
-        wg_op_label(call->data->op, call->data->ival[0], label, sizeof label);
+        call_label(call, label, sizeof label, NULL, 0);
         return wg_fail(status, "node %d (%s%s%s): %s", call->node, label, *name ? " " : "", name,
                        wg_last_error());
     }
@@ -233,7 +295,15 @@ static wg_status plan_layout(wg_plan *plan, const schedule *s) {
     }
     for (int p = 0; p < s->count && status == WG_OK; p++) {
         wg_node node = s->order[p];
-        if (graph->nodes[node].op != WG_OP_ASSIGN && !s->constant_once[node])
+        const wg_fused *region = region_at(s, p);
+        for (int i = 0; region && i < region->n_outputs && status == WG_OK; i++) {
+            wg_node out = region->output[i].node;
+            if (!wg_op_is_persistent(graph->nodes[out].op))
+                status = arena_place(&arena, (size_t)region->numel * elem, s->last_use[out],
+                                     &offsets[out]);
+        }
+        if (!region && !skipped_at(s, p) && graph->nodes[node].op != WG_OP_ASSIGN &&
+            !s->constant_once[node])
             status = arena_place(&arena, (size_t)wg_node_numel(graph, node) * elem,
                                  s->last_use[node], &offsets[node]);
         arena_release_dead(&arena, p);
@@ -250,6 +320,17 @@ static wg_status plan_layout(wg_plan *plan, const schedule *s) {
         wg_node node = s->order[p];
         const wg_node_data *d = &graph->nodes[node];
         wg_call call = {.graph = graph, .node = node, .data = d, .seed = session->seed};
+        if (skipped_at(s, p)) continue;
+        wg_fused *region = (wg_fused *)region_at(s, p);
+        if (region) {
+            for (int i = 0; i < region->n_inputs; i++)
+                region->input[i].ref = node_ref(plan, offsets, region->input[i].node);
+            for (int i = 0; i < region->n_outputs; i++)
+                region->output[i].ref = node_ref(plan, offsets, region->output[i].node);
+            call.fused = region;
+            plan->calls[plan->n_calls++] = call;
+            continue;
+        }
         call.out = d->op == WG_OP_ASSIGN ? node_ref(plan, offsets, d->input[0])
                                          : node_ref(plan, offsets, node);
         for (int k = 0; k < d->n_inputs; k++) call.in[k] = node_ref(plan, offsets, d->input[k]);
@@ -270,11 +351,22 @@ static wg_status plan_layout(wg_plan *plan, const schedule *s) {
 
 /* ---- FLOPs and profiling ---- */
 
+static double call_flops(const wg_call *call) {
+    if (!call->fused) return wg_node_flops(call->graph, call->data);
+    double flops = 0;
+    for (int i = 0; i < call->fused->n_steps; i++)
+        flops += wg_node_flops(call->graph, &call->graph->nodes[call->fused->step[i].node]);
+    return flops;
+}
+
 double wg_plan_flops(const wg_plan *plan) {
     double flops = 0;
-    for (int i = 0; i < plan->n_calls; i++)
-        flops += wg_node_flops(plan->session->graph, plan->calls[i].data);
+    for (int i = 0; i < plan->n_calls; i++) flops += call_flops(&plan->calls[i]);
     return flops;
+}
+
+int wg_plan_kernel_calls(const wg_plan *plan) {
+    return plan->n_calls;
 }
 
 #define PROFILE_MAX 4096
@@ -319,24 +411,16 @@ void wg_profile_reset(void) {
     }
 }
 
-static void profile_label(const wg_graph *graph, const wg_node_data *d, char *op, size_t op_size,
-                          char *shapes, size_t shapes_size) {
-    wg_op_label(d->op, d->ival[0], op, op_size);
-    node_shapes(graph, d, shapes, shapes_size);
-}
-
 /* Gives each call of the plan its entry of the table, shared with every call of the
  * same op and shapes. */
 static wg_status profile_register(wg_plan *plan) {
-    const wg_graph *graph = plan->session->graph;
     plan->profile_slot = malloc((size_t)(plan->n_calls ? plan->n_calls : 1) * sizeof(int));
     if (!profile_table) profile_table = calloc(PROFILE_MAX, sizeof *profile_table);
     if (!plan->profile_slot || !profile_table)
         return wg_fail(WG_ERR_NOMEM, "out of memory for the profile");
     for (int i = 0; i < plan->n_calls; i++) {
         profile_slot label = {0};
-        profile_label(graph, plan->calls[i].data, label.op, sizeof label.op, label.shapes,
-                      sizeof label.shapes);
+        call_label(&plan->calls[i], label.op, sizeof label.op, label.shapes, sizeof label.shapes);
         int at = 0;
         while (at < profile_count && (strcmp(profile_table[at].op, label.op) ||
                                       strcmp(profile_table[at].shapes, label.shapes)))
@@ -368,7 +452,7 @@ static wg_status run_profiled(wg_plan *plan) {
         profile_slot *slot = &profile_table[plan->profile_slot[i]];
         slot->seconds += profile_now() - start;
         slot->calls++;
-        slot->flops += wg_node_flops(plan->session->graph, plan->calls[i].data);
+        slot->flops += call_flops(&plan->calls[i]);
     }
     return WG_OK;
 }
@@ -398,7 +482,18 @@ wg_status wg_plan_new(wg_session *session, int count, const wg_node *targets, wg
     schedule s = {0};
     status = build_schedule(graph, count, targets, &s);
     if (status == WG_OK) status = check_support(session, &s);
+    wg_device *device = session->device;
+    if (status == WG_OK && device->backend->prepare_fused && wg_fusion_on())
+        status = wg_fuse(graph, s.order, s.count, targets, count, &s.fusion);
+    if (status == WG_OK) schedule_lifetimes(graph, count, targets, &s);
     if (status == WG_OK) status = plan_layout(plan, &s);
+    if (status == WG_OK && s.fusion.n_regions > 0) {
+        plan->fusion = s.fusion; /* the calls point into its regions */
+        memset(&s.fusion, 0, sizeof s.fusion);
+        status = device->backend->prepare_fused(device, graph->dtype, plan->fusion.n_regions,
+                                                plan->fusion.regions);
+        plan->prepared = status == WG_OK;
+    }
     if (status == WG_OK && wg_profile_enabled()) status = profile_register(plan);
     schedule_free(&s);
     if (status != WG_OK) {
@@ -416,6 +511,9 @@ void wg_plan_free(wg_plan *plan) {
         device->backend->finish(device);
         device->backend->release(device, plan->arena);
     }
+    if (plan->prepared && device->backend->release_fused)
+        device->backend->release_fused(device, plan->fusion.n_regions, plan->fusion.regions);
+    wg_fusion_free(&plan->fusion);
     free(plan->calls);
     free(plan->profile_slot);
     free(plan->targets);

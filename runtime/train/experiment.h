@@ -133,6 +133,10 @@ typedef struct wg_experiment_info {
     /* one run of each plan (wg_plan_flops), and one generator step of
      * wg_experiment_steps: n_critic * (critic + projection) + generator */
     double critic_flops, projection_flops, generator_flops, step_flops;
+    /* kernel calls of one generator step, counted as step_flops is; whether the plans
+     * fuse element-wise chains (WGAN_FUSE=0 turns it off) */
+    int64_t step_calls;
+    bool fused;
     size_t plan_bytes;       /* device arenas of every plan, diagnostics and sampler too */
     size_t persistent_bytes; /* parameters, optimizer and network state, inputs */
 } wg_experiment_info;

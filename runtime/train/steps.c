@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fuse.h"
 #include "core/graph_internal.h"
 #include "wgan/philox.h"
 #include "optim_internal.h"
@@ -666,6 +667,12 @@ wg_status wg_experiment_info_get(const wg_experiment *e, wg_experiment_info *out
     info.generator_flops = wg_plan_flops(e->steps.gen_plan);
     info.step_flops =
         e->cfg.n_critic * (info.critic_flops + info.projection_flops) + info.generator_flops;
+    int64_t projection_calls =
+        e->steps.project_plan ? wg_plan_kernel_calls(e->steps.project_plan) : 0;
+    info.step_calls =
+        e->cfg.n_critic * (wg_plan_kernel_calls(e->steps.critic_plan) + projection_calls) +
+        wg_plan_kernel_calls(e->steps.gen_plan);
+    info.fused = wg_fusion_on();
     wg_plan *plans[] = {e->steps.critic_plan, e->steps.gen_plan, e->steps.project_plan,
                         e->steps.diag_plan, e->steps.sample_plan};
     for (size_t i = 0; i < sizeof plans / sizeof *plans; i++)

@@ -28,7 +28,7 @@ REF_MAP(in_range, p0 < x && x < p1)
 #undef REF_MAP
 
 typedef double (*ref_map_fn)(double x, double p0, double p1);
-#define REF_MAP_ENTRY(NAME, name) ref_map_##name,
+#define REF_MAP_ENTRY(NAME, name, ...) ref_map_##name,
 static const ref_map_fn ref_maps[] = {WG_MAP_LIST(REF_MAP_ENTRY)};
 _Static_assert(sizeof ref_maps / sizeof *ref_maps == WG_MAP_COUNT, "a reference for every map");
 

@@ -52,6 +52,9 @@ static wg_status cpu_fill(wg_device *device, wg_ref dst, size_t count, wg_dtype 
 }
 
 static wg_status cpu_run(wg_device *device, const wg_call *call) {
+    if (call->fused)
+        return call->graph->dtype == WG_F64 ? wg_cpu_run_fused_f64(call->fused)
+                                            : wg_cpu_run_fused_f32(call->fused);
     switch (call->data->op) {
     case WG_OP_INPUT:
     case WG_OP_VARIABLE:
@@ -80,6 +83,13 @@ static bool cpu_supports_op(wg_device *device, const wg_op_query *query, const c
     return missing == NULL;
 }
 
+/* Regions run from their description: nothing to compile. */
+static wg_status cpu_prepare_fused(wg_device *device, wg_dtype dtype, int count,
+                                   struct wg_fused *regions) {
+    (void)device, (void)dtype, (void)count, (void)regions;
+    return WG_OK;
+}
+
 /* Kernels run synchronously, so there is never anything to wait for. */
 static wg_status cpu_finish(wg_device *device) {
     (void)device;
@@ -102,6 +112,7 @@ static const wg_backend cpu_backend = {
     .fill = cpu_fill,
     .supports_op = cpu_supports_op,
     .run = cpu_run,
+    .prepare_fused = cpu_prepare_fused,
     .finish = cpu_finish,
     .close = cpu_close,
 };

@@ -141,6 +141,10 @@ wg_status wg_cpu_run_f64(wg_cpu_device *device, const wg_call *call);
 /* Whether the dtype's kernel table has an entry for `op`. */
 bool wg_cpu_has_kernel_f32(wg_op op);
 bool wg_cpu_has_kernel_f64(wg_op op);
+struct wg_fused;
+/* A fused region of element-wise nodes (cpu_fused_template.h). */
+wg_status wg_cpu_run_fused_f32(const struct wg_fused *region);
+wg_status wg_cpu_run_fused_f64(const struct wg_fused *region);
 void wg_cpu_fill_f32(void *dst, size_t count, double value);
 void wg_cpu_fill_f64(void *dst, size_t count, double value);
 

@@ -1,4 +1,4 @@
-/* Instantiates cpu_kernels_template.h for float and double. */
+/* Instantiates cpu_kernels_template.h and cpu_fused_template.h for float and double. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -6,6 +6,7 @@
 #include <cblas.h>
 
 #include "cpu_internal.h"
+#include "fuse.h"
 #include "wgan/philox.h"
 
 #define REAL float
@@ -13,6 +14,7 @@
 #define RF(name) name##f
 #define GEMM cblas_sgemm
 #include "cpu_kernels_template.h"
+#include "cpu_fused_template.h"
 #undef REAL
 #undef FN
 #undef RF
@@ -23,6 +25,7 @@
 #define RF(name) name
 #define GEMM cblas_dgemm
 #include "cpu_kernels_template.h"
+#include "cpu_fused_template.h"
 #undef REAL
 #undef FN
 #undef RF

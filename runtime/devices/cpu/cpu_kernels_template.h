@@ -150,7 +150,7 @@ static void FN(map_range)(void *ctx, int64_t first, int64_t end, int worker) {
     /* One loop per code, so the switch is not inside the loop. Naming the function
      * before calling it makes a code without one a compile error, not an implicit
      * declaration. */
-#define MAP_CASE(NAME, name)                                                                       \
+#define MAP_CASE(NAME, name, ...)                                                                       \
     case WG_MAP_##NAME:                                                                            \
         (void)FN(map_##name);                                                                      \
         for (int64_t i = first; i < end; i++) out[i] = FN(map_##name)(in[i], p0, p1);              \

@@ -252,6 +252,8 @@ static const wg_backend ocl_backend = {
     .fill = ocl_fill,
     .supports_op = wg_ocl_supports_op,
     .run = wg_ocl_run,
+    .prepare_fused = wg_ocl_prepare_fused,
+    .release_fused = wg_ocl_release_fused,
     .finish = ocl_finish,
     .close = ocl_close,
 };

@@ -75,6 +75,16 @@ wg_status wg_ocl_fail(cl_int err, const char *what);
 /* Builds (or loads from the on-disk cache) the program for `dtype` and creates its
  * kernels. The build log goes into the error message on failure. */
 wg_status wg_ocl_program_build(wg_ocl_device *dev, wg_dtype dtype);
+/* Builds `src` with `options`, through the on-disk cache of program binaries. */
+wg_status wg_ocl_build_cached(wg_ocl_device *dev, const char *src, const char *options,
+                              cl_program *out);
+/* The build options of dtype's programs (REAL, and WGAN_OPENCL_BUILD_OPTIONS). */
+const char *wg_ocl_build_options(wg_dtype dtype, char *buf, size_t size);
+/* The headers, common.cl and elementwise.cl as one string (malloc'd): what generated
+ * kernels are built after. */
+wg_status wg_ocl_elementwise_source(char **out);
+/* The largest power of two work-group size up to `want` that the kernel allows. */
+size_t wg_ocl_group_size(wg_ocl_device *dev, cl_kernel kernel, size_t want);
 void wg_ocl_program_release(wg_ocl_program *program);
 /* The program for dtype, built on first use; fails for f64 without cl_khr_fp64. */
 wg_status wg_ocl_program_get(wg_ocl_device *dev, wg_dtype dtype, wg_ocl_program **out);
@@ -147,6 +157,14 @@ wg_status wg_ocl_conv2d_dx(wg_ocl_device *dev, const wg_ocl_program *prog, const
                            wg_dtype dtype);
 wg_status wg_ocl_conv2d_dw(wg_ocl_device *dev, const wg_ocl_program *prog, const wg_call *call,
                            wg_dtype dtype);
+
+struct wg_fused;
+/* Fused regions (opencl_fused.c): a plan's regions as kernels generated from their
+ * steps, built as one program; run one region. */
+wg_status wg_ocl_prepare_fused(wg_device *device, wg_dtype dtype, int count,
+                               struct wg_fused *regions);
+void wg_ocl_release_fused(wg_device *device, int count, struct wg_fused *regions);
+wg_status wg_ocl_run_fused(wg_ocl_device *dev, const wg_call *call);
 
 /* The backend's supports_op and run entries (opencl_ops.c). */
 bool wg_ocl_supports_op(wg_device *device, const wg_op_query *query, const char **why);

@@ -396,6 +396,7 @@ bool wg_ocl_supports_op(wg_device *device, const wg_op_query *query, const char 
 
 wg_status wg_ocl_run(wg_device *device, const wg_call *call) {
     wg_ocl_device *dev = (wg_ocl_device *)device;
+    if (call->fused) return wg_ocl_run_fused(dev, call);
     const wg_node_data *d = call->data;
     wg_dtype dtype = call->graph->dtype;
     if ((unsigned)d->op >= WG_OP_COUNT)

@@ -38,8 +38,9 @@ static const char *embedded(const char *name) {
     return NULL;
 }
 
-/* The whole program as one string (embedded sources cannot #include each other). */
-static wg_status program_source(char **out) {
+/* Headers and kernel files as one string (embedded sources cannot #include each other):
+ * the prelude headers, common.cl, then every other .cl file, or only `only` when given. */
+static wg_status assemble_source(const char *only, char **out) {
     size_t size = 1;
     for (const struct wg_embedded_kernel *k = wg_embedded_kernels; k->name; k++)
         size += strlen(k->source) + strlen(k->name) + 32;
@@ -51,8 +52,12 @@ static wg_status program_source(char **out) {
     for (size_t i = 0; i < sizeof prelude_headers / sizeof *prelude_headers; i++)
         order[n++] = prelude_headers[i];
     order[n++] = COMMON_SOURCE;
-    for (const struct wg_embedded_kernel *k = wg_embedded_kernels; k->name && n < 64; k++)
-        if (ends_with(k->name, ".cl") && strcmp(k->name, COMMON_SOURCE) != 0) order[n++] = k->name;
+    if (only)
+        order[n++] = only;
+    else
+        for (const struct wg_embedded_kernel *k = wg_embedded_kernels; k->name && n < 64; k++)
+            if (ends_with(k->name, ".cl") && strcmp(k->name, COMMON_SOURCE) != 0)
+                order[n++] = k->name;
     for (int i = 0; i < n; i++) {
         const char *text = embedded(order[i]);
         if (!text) {
@@ -63,6 +68,17 @@ static wg_status program_source(char **out) {
     }
     *out = src;
     return WG_OK;
+}
+
+wg_status wg_ocl_elementwise_source(char **out) {
+    return assemble_source("elementwise.cl", out);
+}
+
+const char *wg_ocl_build_options(wg_dtype dtype, char *buf, size_t size) {
+    const char *extra = getenv("WGAN_OPENCL_BUILD_OPTIONS");
+    snprintf(buf, size, "%s%s%s", dtype == WG_F64 ? "-DREAL=double -DWG_DOUBLE=1" : "-DREAL=float",
+             extra && *extra ? " " : "", extra ? extra : "");
+    return buf;
 }
 
 /* ---- the on-disk cache ---- */
@@ -221,17 +237,8 @@ static wg_status create_kernels(wg_ocl_device *dev, wg_ocl_program *prog) {
             snprintf(what, sizeof what, "clCreateKernel(%s)", kernel_names[k]);
             return wg_ocl_fail(err, what);
         }
-        size_t limit = dev->max_group;
-        size_t kernel_limit;
-        if (clGetKernelWorkGroupInfo(prog->kernel[k], dev->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                     sizeof kernel_limit, &kernel_limit, NULL) == CL_SUCCESS &&
-            kernel_limit < limit)
-            limit = kernel_limit;
-        size_t want = k == WG_K_SUM_TO_GROUP ? GROUP_REDUCE : GROUP_1D;
-        size_t g = 1;
-        /* a power of two: the group reduction halves it */
-        while (g * 2 <= want && g * 2 <= limit) g *= 2;
-        prog->group[k] = g;
+        prog->group[k] = wg_ocl_group_size(dev, prog->kernel[k],
+                                           k == WG_K_SUM_TO_GROUP ? GROUP_REDUCE : GROUP_1D);
     }
     return WG_OK;
 }
@@ -259,17 +266,9 @@ static cl_program from_binary(wg_ocl_device *dev, const unsigned char *bin, size
     return program;
 }
 
-wg_status wg_ocl_program_build(wg_ocl_device *dev, wg_dtype dtype) {
-    wg_ocl_program *prog = &dev->program[dtype];
-    char *src = NULL;
-    wg_status st = program_source(&src);
-    if (st != WG_OK) return st;
-    const char *extra = getenv("WGAN_OPENCL_BUILD_OPTIONS");
-    char options[512];
-    snprintf(options, sizeof options, "%s%s%s",
-             dtype == WG_F64 ? "-DREAL=double -DWG_DOUBLE=1" : "-DREAL=float",
-             extra && *extra ? " " : "", extra ? extra : "");
-
+wg_status wg_ocl_build_cached(wg_ocl_device *dev, const char *src, const char *options,
+                              cl_program *out) {
+    *out = NULL;
     uint64_t src_hash[2];
     hash128(src, strlen(src), src_hash);
     char key[1024];
@@ -289,41 +288,60 @@ wg_status wg_ocl_program_build(wg_ocl_device *dev, wg_dtype dtype) {
     if (path[0] && access(path, F_OK) == 0) {
         size_t size;
         unsigned char *bin = cache_load(path, key, &size);
-        prog->program = bin ? from_binary(dev, bin, size, options) : NULL;
+        *out = bin ? from_binary(dev, bin, size, options) : NULL;
         free(bin);
-        if (prog->program && create_kernels(dev, prog) == WG_OK) {
+        if (*out) {
             dev->cache.hits++;
-            free(src);
             return WG_OK;
         }
-        wg_ocl_program_release(prog);
         dev->cache.rejected++;
     }
 
     cl_int err;
     const char *srcs[1] = {src};
-    prog->program = clCreateProgramWithSource(dev->context, 1, srcs, NULL, &err);
-    free(src);
+    cl_program program = clCreateProgramWithSource(dev->context, 1, srcs, NULL, &err);
     if (err != CL_SUCCESS) return wg_ocl_fail(err, "clCreateProgramWithSource");
     dev->cache.misses++;
-    err = clBuildProgram(prog->program, 1, &dev->device, options, NULL, NULL);
+    err = clBuildProgram(program, 1, &dev->device, options, NULL, NULL);
     if (err != CL_SUCCESS) {
-        st = build_failure(dev, prog->program, err, options);
-        wg_ocl_program_release(prog);
-        return st;
-    }
-    st = create_kernels(dev, prog);
-    if (st != WG_OK) {
-        wg_ocl_program_release(prog);
+        wg_status st = build_failure(dev, program, err, options);
+        clReleaseProgram(program);
         return st;
     }
     if (path[0]) {
         size_t size;
-        unsigned char *bin = program_binary(prog->program, &size);
+        unsigned char *bin = program_binary(program, &size);
         if (bin && cache_store(dir, path, key, bin, size) == 0) dev->cache.stored++;
         free(bin);
     }
+    *out = program;
     return WG_OK;
+}
+
+size_t wg_ocl_group_size(wg_ocl_device *dev, cl_kernel kernel, size_t want) {
+    size_t limit = dev->max_group, kernel_limit;
+    if (clGetKernelWorkGroupInfo(kernel, dev->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                 sizeof kernel_limit, &kernel_limit, NULL) == CL_SUCCESS &&
+        kernel_limit < limit)
+        limit = kernel_limit;
+    size_t g = 1;
+    /* a power of two: the group reduction halves it */
+    while (g * 2 <= want && g * 2 <= limit) g *= 2;
+    return g;
+}
+
+wg_status wg_ocl_program_build(wg_ocl_device *dev, wg_dtype dtype) {
+    wg_ocl_program *prog = &dev->program[dtype];
+    char *src = NULL;
+    wg_status st = assemble_source(NULL, &src);
+    if (st != WG_OK) return st;
+    char options[512];
+    wg_ocl_build_options(dtype, options, sizeof options);
+    st = wg_ocl_build_cached(dev, src, options, &prog->program);
+    free(src);
+    if (st == WG_OK) st = create_kernels(dev, prog);
+    if (st != WG_OK) wg_ocl_program_release(prog);
+    return st;
 }
 
 wg_status wg_ocl_program_get(wg_ocl_device *dev, wg_dtype dtype, wg_ocl_program **out) {
