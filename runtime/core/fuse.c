@@ -26,11 +26,6 @@ static bool elementwise(wg_op op) {
     return op == WG_OP_MAP || op == WG_OP_BINARY;
 }
 
-static wg_node storage_root(const wg_graph *graph, wg_node node) {
-    while (graph->nodes[node].op == WG_OP_RESHAPE) node = graph->nodes[node].input[0];
-    return node;
-}
-
 typedef struct fuser {
     const wg_graph *graph;
     const wg_node *order;
@@ -97,7 +92,7 @@ static int operand_slot(const fuser *f, const int *members, int n, wg_node node,
                         wg_fused *r) {
     const wg_graph *graph = f->graph;
     wg_node operand = graph->nodes[node].input[k];
-    wg_node root = storage_root(graph, operand);
+    wg_node root = wg_storage_root(graph, operand);
     int at = f->position[root];
     if (at >= 0 && in_set(members, n, at))
         for (int s = 0; s < r->n_steps; s++)
@@ -247,8 +242,8 @@ static int runs_at_of(const fuser *f, int position) {
 static void try_in_place(fuser *f, int position) {
     const wg_graph *graph = f->graph;
     const wg_node_data *a = &graph->nodes[f->order[position]];
-    wg_node variable = storage_root(graph, a->input[0]);
-    wg_node value = storage_root(graph, a->input[1]);
+    wg_node variable = wg_storage_root(graph, a->input[0]);
+    wg_node value = wg_storage_root(graph, a->input[1]);
     int at = f->position[value];
     if (at < 0 || f->group[at] < 0 || f->target[value] || f->assigned[value] != WG_NONE) return;
     int members[WG_FUSED_MAX_STEPS];
@@ -263,7 +258,7 @@ static void try_in_place(fuser *f, int position) {
         int reader = readers[j];
         if (reader == position || in_set(members, n, reader)) continue;
         const wg_node_data *d = &graph->nodes[f->order[reader]];
-        bool assigns_it = d->op == WG_OP_ASSIGN && storage_root(graph, d->input[0]) == variable;
+        bool assigns_it = d->op == WG_OP_ASSIGN && wg_storage_root(graph, d->input[0]) == variable;
         if (assigns_it || runs_at_of(f, reader) > runs_at) return;
     }
     f->assigned[value] = variable;
@@ -294,16 +289,16 @@ static wg_status fuser_init(fuser *f, const wg_graph *graph, const wg_node *orde
         return wg_fail(WG_ERR_NOMEM, "out of memory fusing a step");
     for (int i = 0; i < n; i++) f->position[i] = -1, f->assigned[i] = WG_NONE;
     for (int p = 0; p < count; p++) f->position[order[p]] = p, f->group[p] = -1, f->next[p] = -1;
-    for (int i = 0; i < n_targets; i++) f->target[storage_root(graph, targets[i])] = true;
+    for (int i = 0; i < n_targets; i++) f->target[wg_storage_root(graph, targets[i])] = true;
     /* readers grouped by storage root, each group in ascending positions */
     for (int p = 0; p < count; p++)
         for (int k = 0; k < graph->nodes[order[p]].n_inputs; k++)
-            f->n_readers[storage_root(graph, graph->nodes[order[p]].input[k])]++;
+            f->n_readers[wg_storage_root(graph, graph->nodes[order[p]].input[k])]++;
     for (int i = 0; i < n; i++) f->first_reader[i + 1] = f->first_reader[i] + f->n_readers[i];
     for (int i = 0; i < n; i++) f->n_readers[i] = 0;
     for (int p = 0; p < count; p++)
         for (int k = 0; k < graph->nodes[order[p]].n_inputs; k++) {
-            wg_node root = storage_root(graph, graph->nodes[order[p]].input[k]);
+            wg_node root = wg_storage_root(graph, graph->nodes[order[p]].input[k]);
             int *group = f->readers + f->first_reader[root];
             /* a node reading one root twice is one reader */
             if (f->n_readers[root] > 0 && group[f->n_readers[root] - 1] == p) continue;
@@ -350,7 +345,7 @@ static wg_status collect(const fuser *f, wg_fusion *out) {
     }
     for (int p = 0; p < count; p++) {
         const wg_node_data *d = &f->graph->nodes[f->order[p]];
-        if (d->op == WG_OP_ASSIGN && f->assigned[storage_root(f->graph, d->input[1])] != WG_NONE)
+        if (d->op == WG_OP_ASSIGN && f->assigned[wg_storage_root(f->graph, d->input[1])] != WG_NONE)
             out->skipped[p] = true;
     }
     return WG_OK;
@@ -367,7 +362,7 @@ wg_status wg_fuse(const wg_graph *graph, const wg_node *order, int count, const 
         if (!elementwise(d->op)) continue;
         f.group[p] = p;
         for (int k = 0; k < d->n_inputs; k++) {
-            int at = f.position[storage_root(graph, d->input[k])];
+            int at = f.position[wg_storage_root(graph, d->input[k])];
             if (at < 0 || f.group[at] < 0 || f.group[at] == f.group[p]) continue;
             if (numel(graph, order[at]) != numel(graph, node)) continue;
             try_merge(&f, p, at);

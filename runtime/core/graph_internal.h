@@ -33,6 +33,12 @@ static inline const wg_node_data *wg_node_at(const wg_graph *graph, wg_node node
     return &graph->nodes[node];
 }
 
+/* The node whose storage `node` uses: reshapes alias their input. */
+static inline wg_node wg_storage_root(const wg_graph *graph, wg_node node) {
+    while (graph->nodes[node].op == WG_OP_RESHAPE) node = graph->nodes[node].input[0];
+    return node;
+}
+
 /* Strides of a contiguous tensor of `shape` (elements). */
 void wg_shape_strides(const wg_shape *shape, int64_t strides[WG_MAX_DIMS]);
 

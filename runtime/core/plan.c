@@ -75,12 +75,6 @@ static void arena_release_dead(arena_planner *p, int position) {
     p->n_live = kept;
 }
 
-/* Storage owner of a node: reshapes share their input's storage. */
-static wg_node storage_root(const wg_graph *graph, wg_node node) {
-    while (graph->nodes[node].op == WG_OP_RESHAPE) node = graph->nodes[node].input[0];
-    return node;
-}
-
 typedef struct schedule {
     wg_node *order; /* nodes with a kernel, in run order */
     int count;
@@ -162,16 +156,16 @@ static void schedule_lifetimes(const wg_graph *graph, int count, const wg_node *
         }
         const wg_node_data *d = &graph->nodes[s->order[p]];
         use_until(s, s->order[p], p);
-        for (int k = 0; k < d->n_inputs; k++) use_until(s, storage_root(graph, d->input[k]), p);
+        for (int k = 0; k < d->n_inputs; k++) use_until(s, wg_storage_root(graph, d->input[k]), p);
     }
-    for (int i = 0; i < count; i++) s->last_use[storage_root(graph, targets[i])] = s->count;
+    for (int i = 0; i < count; i++) s->last_use[wg_storage_root(graph, targets[i])] = s->count;
     for (int i = 0; i < graph->count; i++)
         if (s->constant_once[i]) s->last_use[i] = s->count;
 }
 
 static wg_ref node_ref(wg_plan *plan, const size_t *offsets, wg_node node) {
     const wg_graph *graph = plan->session->graph;
-    wg_node root = storage_root(graph, node);
+    wg_node root = wg_storage_root(graph, node);
     if (wg_op_is_persistent(graph->nodes[root].op)) return plan->session->persistent[root];
     return (wg_ref){plan->arena, offsets[root]};
 }

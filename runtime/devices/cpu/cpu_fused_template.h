@@ -10,7 +10,7 @@
  * Deliberately no include guard. */
 
 #ifndef FUSED_TILE
-#define FUSED_TILE 256
+#define FUSED_TILE 1024
 #endif
 
 /* Elements [first, first + count) of a strided read, into dst. */

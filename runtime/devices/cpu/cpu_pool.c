@@ -6,7 +6,9 @@
  * can never take a chunk of a newer job for one of an older; and a job cannot finish
  * while a claimed chunk runs, so the job's function and context stay valid for whoever
  * holds a claim. Idle workers spin on the generation for SPIN_SECONDS, then sleep on a
- * condition variable; the submitter wakes sleepers only when there are any. */
+ * condition variable; the submitter wakes sleepers only when there are any. The
+ * submitter, done with the chunks it could claim, spins as long on the others, then
+ * sleeps until the last one ends (its finisher signals only a sleeping submitter). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -43,6 +45,8 @@ typedef struct pool {
     pthread_mutex_t submit;
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    pthread_cond_t finished; /* the submitter sleeps on it for the last chunks */
+    atomic_int submitter_sleeps;
     atomic_uint generation;
     atomic_int sleepers;
     _Atomic uint64_t claim; /* generation << 32 | chunks << 16 | next chunk */
@@ -80,7 +84,12 @@ static void run_chunks(pool *p, uint32_t generation, int worker) {
         in_chunk = true;
         p->fn(p->ctx, first, end, worker);
         in_chunk = false;
-        atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+        /* sequentially consistent, against submitter_sleeps: see wg_cpu_parallel */
+        if (atomic_fetch_add(&p->done, 1) + 1 == (int)chunks && atomic_load(&p->submitter_sleeps)) {
+            pthread_mutex_lock(&p->lock);
+            pthread_cond_signal(&p->finished);
+            pthread_mutex_unlock(&p->lock);
+        }
         v = atomic_load_explicit(&p->claim, memory_order_acquire);
     }
 }
@@ -146,6 +155,7 @@ static void start_pool(void) {
     pthread_mutex_init(&p->submit, NULL);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->finished, NULL);
     for (int i = 1; i < p->threads; i++) {
         worker_arg *a = malloc(sizeof *a);
         pthread_t id;
@@ -205,11 +215,20 @@ void wg_cpu_parallel(int64_t n, int64_t grain, wg_cpu_range_fn fn, void *ctx) {
         pthread_mutex_unlock(&p->lock);
     }
     run_chunks(p, generation, 0);
-    /* the chunks other threads still run: spin a little, then let them have the core */
+    /* The chunks other threads still run: spin a little, then sleep until the last one
+     * ends. Sleeping, not yielding, leaves this core idle, so the scheduler moves a
+     * worker that another process preempted onto it at once; a yielding thread keeps
+     * its core busy and the worker waits for its own core (measured beside one busy
+     * process: docs/performance.md, "Under load"). */
     double deadline = now() + SPIN_SECONDS;
     for (int i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < chunks; i++) {
         cpu_relax();
-        if ((i & 63) == 63 && now() > deadline) sched_yield();
+        if ((i & 63) != 63 || now() <= deadline) continue;
+        pthread_mutex_lock(&p->lock);
+        atomic_store(&p->submitter_sleeps, 1); /* before the check, as in next_job */
+        while (atomic_load(&p->done) < chunks) pthread_cond_wait(&p->finished, &p->lock);
+        atomic_store(&p->submitter_sleeps, 0);
+        pthread_mutex_unlock(&p->lock);
     }
     pthread_mutex_unlock(&p->submit);
 }
