@@ -6,8 +6,8 @@
  * has, not a fixed share of the loop. Idle workers spin for a few tens of microseconds,
  * which catches the next kernel of a step, then sleep, so they do not take cores from
  * other processes between steps; the caller waiting for the last chunks does the same,
- * so that a core left idle lets the scheduler move a preempted worker there. docs/performance.md,
- * "Under load". */
+ * so that a core left idle lets the scheduler move a preempted worker there.
+ * docs/performance.md, "Under load". */
 #ifndef WGAN_CPU_POOL_H
 #define WGAN_CPU_POOL_H
 
