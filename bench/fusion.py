@@ -20,15 +20,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-# case -> (experiment file, generator steps per repeat, warm-up steps)
-CASES = {
-    "8gaussians-clip": ("experiments/wgan-clip-8gaussians.yaml", 10, 2),
-    "8gaussians-gp": ("experiments/wgan-gp-8gaussians.yaml", 10, 2),
-    "8gaussians-sn": ("experiments/wgan-sn-8gaussians.yaml", 10, 2),
-    "fashion-mnist-clip": ("experiments/wgan-clip-fashion-mnist.yaml", 2, 1),
-    "fashion-mnist-gp": ("experiments/wgan-gp-fashion-mnist.yaml", 2, 1),
-    "fashion-mnist-sn": ("experiments/wgan-sn-fashion-mnist.yaml", 2, 1),
-}
+sys.path.insert(0, os.path.join(ROOT, "experiments", "bench"))
+from compare import CASES  # noqa: E402  (case -> experiment, steps per repeat, warm-up)
 
 
 def bench(wgan, case, fuse, args):

@@ -184,26 +184,33 @@ static void test_reader_between_splits(void **state) {
     expect_finite("split");
 }
 
+/* A small network under Adam: loss and every update are the targets. */
+static wg_optimizer *adam_case(fuse_case *c, wg_dtype dtype, double lr, int runs) {
+    *c = (fuse_case){.graph = nc_graph(dtype), .runs = runs};
+    wg_graph *g = c->graph;
+    wg_node x = wg_input(g, wg_shape2(16, 24), "x");
+    wg_node w = wg_variable(g, wg_shape2(24, 40), "w"), b = wg_variable(g, wg_shape1(40), "b");
+    wg_node h = wg_tanh(g, wg_add(g, wg_matmul(g, x, w, 0, 0), b));
+    wg_node loss = wg_mean_all(g, wg_square(g, h));
+    wg_node params[2] = {w, b}, grads[2];
+    nc_check(wg_grad(g, loss, 2, params, grads), "wg_grad");
+    wg_optim_config config = wg_optim_defaults(WG_OPTIM_ADAM);
+    config.adam.lr = lr;
+    wg_optimizer *opt;
+    nc_check(wg_optimizer_new(g, &config, 2, params, grads, "opt", &opt), "optimizer");
+    c->targets[c->n_targets++] = loss;
+    for (int i = 0; i < wg_optimizer_update_count(opt); i++)
+        c->targets[c->n_targets++] = wg_optimizer_updates(opt)[i];
+    return opt;
+}
+
 /* Adam on two parameters: each update (m, v, p) becomes one region writing all three
  * variables in place, and ten steps agree bit for bit with the unfused plan. */
 static void test_adam_update_in_place(void **state) {
     (void)state;
     for (int dtype = 0; dtype < 2; dtype++) {
-        fuse_case c = {.graph = nc_graph(dtype ? WG_F64 : WG_F32), .runs = 10};
-        wg_graph *g = c.graph;
-        wg_node x = wg_input(g, wg_shape2(16, 24), "x");
-        wg_node w = wg_variable(g, wg_shape2(24, 40), "w"), b = wg_variable(g, wg_shape1(40), "b");
-        wg_node h = wg_tanh(g, wg_add(g, wg_matmul(g, x, w, 0, 0), b));
-        wg_node loss = wg_mean_all(g, wg_square(g, h));
-        wg_node params[2] = {w, b}, grads[2];
-        nc_check(wg_grad(g, loss, 2, params, grads), "wg_grad");
-        wg_optim_config config = wg_optim_defaults(WG_OPTIM_ADAM);
-        config.adam.lr = 0.01;
-        wg_optimizer *opt;
-        nc_check(wg_optimizer_new(g, &config, 2, params, grads, "opt", &opt), "optimizer");
-        c.targets[c.n_targets++] = loss;
-        for (int i = 0; i < wg_optimizer_update_count(opt); i++)
-            c.targets[c.n_targets++] = wg_optimizer_updates(opt)[i];
+        fuse_case c;
+        wg_optimizer *opt = adam_case(&c, dtype ? WG_F64 : WG_F32, 0.01, 10);
         int unfused, calls = check_cpu(&c, 3, &unfused, NULL);
         printf("adam: %d calls fused, %d unfused\n", calls, unfused);
         assert_true(calls * 2 < unfused);
@@ -362,19 +369,8 @@ static void test_random_graphs_opencl(void **state) {
 static void test_adam_opencl(void **state) {
     (void)state;
     wg_device *pocl = nc_pocl_or_skip();
-    fuse_case c = {.graph = nc_graph(WG_F32), .runs = 5};
-    wg_graph *g = c.graph;
-    wg_node x = wg_input(g, wg_shape2(16, 24), "x");
-    wg_node w = wg_variable(g, wg_shape2(24, 40), "w"), b = wg_variable(g, wg_shape1(40), "b");
-    wg_node loss = wg_mean_all(g, wg_square(g, wg_tanh(g, wg_add(g, wg_matmul(g, x, w, 0, 0), b))));
-    wg_node params[2] = {w, b}, grads[2];
-    nc_check(wg_grad(g, loss, 2, params, grads), "wg_grad");
-    wg_optim_config config = wg_optim_defaults(WG_OPTIM_ADAM);
-    wg_optimizer *opt;
-    nc_check(wg_optimizer_new(g, &config, 2, params, grads, "opt", &opt), "optimizer");
-    c.targets[c.n_targets++] = loss;
-    for (int i = 0; i < wg_optimizer_update_count(opt); i++)
-        c.targets[c.n_targets++] = wg_optimizer_updates(opt)[i];
+    fuse_case c;
+    wg_optimizer *opt = adam_case(&c, WG_F32, 1e-3, 5);
     check_pocl(&c, pocl, 5, 1e-4);
     wg_optimizer_free(opt);
     expect_finite("adam on OpenCL");
