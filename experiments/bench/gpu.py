@@ -5,6 +5,7 @@ losses of each case on the GPU set against the cpu backend's with the same seed.
 
     experiments/bench/gpu.py --out gpu-results        # on a machine with an NVIDIA GPU
     experiments/bench/gpu.py --device opencl --torch-device cpu --quick   # a dry run on PoCL
+    experiments/bench/gpu.py --device opencl --losses-only --case 8gaussians-gp
 
 Steps, each written under --out:
   1. OpenCL setup: when no OpenCL GPU is listed by `wgan devices` and NVIDIA's driver
@@ -150,6 +151,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--loss-steps", type=int, default=100)
     ap.add_argument("--case", action="append", choices=list(CASES))
+    ap.add_argument("--losses-only", action="store_true",
+                    help="only step 4, the loss record (no timing)")
     ap.add_argument("--quick", action="store_true",
                     help="a dry run: 8 gaussians only, 1 round, 5 loss steps, scaled-down timing")
     args = ap.parse_args()
@@ -160,6 +163,9 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     env = opencl_setup(args.wgan, dict(os.environ), args.out)
 
+    if args.losses_only:
+        loss_record(args, env, cases)
+        return
     compare = [sys.executable, os.path.join(HERE, "compare.py"), "--wgan", args.wgan,
                "--device", args.device, "--torch-device", args.torch_device,
                "--torch-configs", "1:1:-", "--rounds", str(args.rounds),
