@@ -1,7 +1,6 @@
 /* Fusion of element-wise nodes into regions (fuse.h). */
 #include "fuse.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,14 +29,14 @@ typedef struct fuser {
     const wg_graph *graph;
     const wg_node *order;
     int count;
-    int *position;     /* node -> position, or -1 */
-    int *first_reader; /* node -> index into readers of its first reading position */
-    int *readers;      /* positions reading each storage root, grouped by root */
-    int *n_readers;    /* node -> count */
-    bool *target;      /* node -> a target's storage root */
-    int *group;        /* position -> representative position of its group, or -1 */
-    int *next;         /* position -> next member of its group (ascending), or -1 */
-    wg_node *assigned; /* node -> the variable it is assigned to in place, or WG_NONE */
+    const int *position; /* node -> position, or -1 (the planner's) */
+    int *first_reader;   /* node -> index into readers of its first reading position */
+    int *readers;        /* positions reading each storage root, grouped by root */
+    int *n_readers;      /* node -> count */
+    bool *target;        /* node -> a target's storage root */
+    int *group;          /* position -> representative position of its group, or -1 */
+    int *next;           /* position -> next member of its group (ascending), or -1 */
+    wg_node *assigned;   /* node -> the variable it is assigned to in place, or WG_NONE */
 } fuser;
 
 static bool in_set(const int *members, int n, int position) {
@@ -270,11 +269,10 @@ static void try_in_place(fuser *f, int position) {
     if (!fits) f->assigned[value] = WG_NONE;
 }
 
-static wg_status fuser_init(fuser *f, const wg_graph *graph, const wg_node *order, int count,
-                            const wg_node *targets, int n_targets) {
+static wg_status fuser_init(fuser *f, const wg_graph *graph, const wg_node *order,
+                            const int *position, int count, const wg_node *targets, int n_targets) {
     int n = graph->count;
-    *f = (fuser){.graph = graph, .order = order, .count = count};
-    f->position = malloc((size_t)n * sizeof *f->position);
+    *f = (fuser){.graph = graph, .order = order, .position = position, .count = count};
     f->first_reader = calloc((size_t)n + 1, sizeof *f->first_reader);
     f->n_readers = calloc((size_t)n, sizeof *f->n_readers);
     f->target = calloc((size_t)n, sizeof *f->target);
@@ -284,11 +282,11 @@ static wg_status fuser_init(fuser *f, const wg_graph *graph, const wg_node *orde
     int reads = 0;
     for (int p = 0; p < count; p++) reads += graph->nodes[order[p]].n_inputs;
     f->readers = malloc((size_t)(reads ? reads : 1) * sizeof *f->readers);
-    if (!f->position || !f->first_reader || !f->n_readers || !f->target || !f->assigned ||
-        !f->group || !f->next || !f->readers)
+    if (!f->first_reader || !f->n_readers || !f->target || !f->assigned || !f->group || !f->next ||
+        !f->readers)
         return wg_fail(WG_ERR_NOMEM, "out of memory fusing a step");
-    for (int i = 0; i < n; i++) f->position[i] = -1, f->assigned[i] = WG_NONE;
-    for (int p = 0; p < count; p++) f->position[order[p]] = p, f->group[p] = -1, f->next[p] = -1;
+    for (int i = 0; i < n; i++) f->assigned[i] = WG_NONE;
+    for (int p = 0; p < count; p++) f->group[p] = -1, f->next[p] = -1;
     for (int i = 0; i < n_targets; i++) f->target[wg_storage_root(graph, targets[i])] = true;
     /* readers grouped by storage root, each group in ascending positions */
     for (int p = 0; p < count; p++)
@@ -308,7 +306,6 @@ static wg_status fuser_init(fuser *f, const wg_graph *graph, const wg_node *orde
 }
 
 static void fuser_free(fuser *f) {
-    free(f->position);
     free(f->first_reader);
     free(f->readers);
     free(f->n_readers);
@@ -351,12 +348,16 @@ static wg_status collect(const fuser *f, wg_fusion *out) {
     return WG_OK;
 }
 
-wg_status wg_fuse(const wg_graph *graph, const wg_node *order, int count, const wg_node *targets,
-                  int n_targets, wg_fusion *out) {
+wg_status wg_fuse(const wg_graph *graph, const wg_node *order, const int *position, int count,
+                  const wg_node *targets, int n_targets, wg_fusion *out) {
     memset(out, 0, sizeof *out);
     fuser f;
-    wg_status status = fuser_init(&f, graph, order, count, targets, n_targets);
-    for (int p = 0; p < count && status == WG_OK; p++) {
+    wg_status status = fuser_init(&f, graph, order, position, count, targets, n_targets);
+    if (status != WG_OK) {
+        fuser_free(&f);
+        return status;
+    }
+    for (int p = 0; p < count; p++) {
         wg_node node = order[p];
         const wg_node_data *d = &graph->nodes[node];
         if (!elementwise(d->op)) continue;
@@ -368,9 +369,9 @@ wg_status wg_fuse(const wg_graph *graph, const wg_node *order, int count, const 
             try_merge(&f, p, at);
         }
     }
-    for (int p = 0; p < count && status == WG_OK; p++)
+    for (int p = 0; p < count; p++)
         if (graph->nodes[order[p]].op == WG_OP_ASSIGN) try_in_place(&f, p);
-    if (status == WG_OK) status = collect(&f, out);
+    status = collect(&f, out);
     fuser_free(&f);
     if (status != WG_OK) wg_fusion_free(out);
     return status;
@@ -382,16 +383,4 @@ void wg_fusion_free(wg_fusion *fusion) {
     free(fusion->runs_at);
     free(fusion->skipped);
     memset(fusion, 0, sizeof *fusion);
-}
-
-void wg_fused_label(const wg_graph *graph, const wg_fused *region, char *op, size_t op_size,
-                    char *shapes, size_t shapes_size) {
-    snprintf(op, op_size, "fused.%d", region->n_steps);
-    char buf[64];
-    const wg_node last = region->step[region->n_steps - 1].node;
-    int used = snprintf(shapes, shapes_size, "%s <-",
-                        wg_shape_str(&graph->nodes[last].shape, buf, sizeof buf));
-    for (int i = 0; i < region->n_inputs && used > 0 && (size_t)used < shapes_size; i++)
-        used += snprintf(shapes + used, shapes_size - (size_t)used, " %s",
-                         wg_shape_str(&graph->nodes[region->input[i].node].shape, buf, sizeof buf));
 }

@@ -88,10 +88,11 @@ typedef struct wg_fusion {
 } wg_fusion;
 
 /* Finds the regions of `order` (the nodes with kernels in run order, assignments last;
- * count of them). Values in `targets` leave their regions. Regions of a single node
- * are not made: those nodes run alone. */
-wg_status wg_fuse(const wg_graph *graph, const wg_node *order, int count, const wg_node *targets,
-                  int n_targets, wg_fusion *out);
+ * count of them; `position` maps every node of the graph to its index there, or -1).
+ * Values in `targets` leave their regions. Regions of a single node are not made:
+ * those nodes run alone. */
+wg_status wg_fuse(const wg_graph *graph, const wg_node *order, const int *position, int count,
+                  const wg_node *targets, int n_targets, wg_fusion *out);
 void wg_fusion_free(wg_fusion *fusion);
 
 /* Whether plans made from now on fuse: on unless turned off with wg_fusion_enable(0) or
@@ -104,9 +105,5 @@ void wg_fusion_enable(int on);
  * counting once (a call may still launch several device kernels, as a convolution's
  * im2col and GEMM do). */
 int wg_plan_kernel_calls(const wg_plan *plan);
-
-/* "fused.7" and "[512, 512] <- [512, 512] [512, 512] [1]": a region's profile label. */
-void wg_fused_label(const wg_graph *graph, const wg_fused *region, char *op, size_t op_size,
-                    char *shapes, size_t shapes_size);
 
 #endif

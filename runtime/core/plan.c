@@ -170,16 +170,19 @@ static wg_ref node_ref(wg_plan *plan, const size_t *offsets, wg_node node) {
     return (wg_ref){plan->arena, offsets[root]};
 }
 
-/* "[4, 3] <- [4, 5] [5, 3]^T": output shape, then the inputs' (^T: read transposed). */
-static void node_shapes(const wg_graph *graph, const wg_node_data *d, char *shapes,
-                        size_t shapes_size) {
+/* "[4, 3] <- [4, 5] [5, 3]^T": output shape, then the inputs' (^T: read transposed);
+ * for a fused region (`region` not NULL) its last member's shape, then its inputs'. */
+static void node_shapes(const wg_graph *graph, const wg_node_data *d, const wg_fused *region,
+                        char *shapes, size_t shapes_size) {
     char buf[64];
     int used = snprintf(shapes, shapes_size, "%s <-", wg_shape_str(&d->shape, buf, sizeof buf));
-    for (int k = 0; k < d->n_inputs && used > 0 && (size_t)used < shapes_size; k++) {
-        const char *transposed = d->op == WG_OP_MATMUL && k < 2 && d->ival[k] ? "^T" : "";
-        used +=
-            snprintf(shapes + used, shapes_size - (size_t)used, " %s%s",
-                     wg_shape_str(&graph->nodes[d->input[k]].shape, buf, sizeof buf), transposed);
+    int inputs = region ? region->n_inputs : d->n_inputs;
+    for (int k = 0; k < inputs && used > 0 && (size_t)used < shapes_size; k++) {
+        wg_node input = region ? region->input[k].node : d->input[k];
+        const char *transposed =
+            !region && d->op == WG_OP_MATMUL && k < 2 && d->ival[k] ? "^T" : "";
+        used += snprintf(shapes + used, shapes_size - (size_t)used, " %s%s",
+                         wg_shape_str(&graph->nodes[input].shape, buf, sizeof buf), transposed);
     }
 }
 
@@ -209,7 +212,7 @@ static wg_status check_support(const wg_session *session, const schedule *s) {
         const char *name = wg_node_name(graph, node);
         char label[48], shapes[160];
         wg_op_label(d->op, d->ival[0], label, sizeof label);
-        node_shapes(graph, d, shapes, sizeof shapes);
+        node_shapes(graph, d, NULL, shapes, sizeof shapes);
         return wg_fail(WG_ERR_UNSUPPORTED,
                        "node %d (%s%s%s): the %s device \"%s\" cannot run it in %s on %s: %s; "
                        "the plan is refused",
@@ -220,15 +223,15 @@ static wg_status check_support(const wg_session *session, const schedule *s) {
     return WG_OK;
 }
 
-/* "fused.7" or "map.tanh", and the node's name, for messages and profiles. */
+/* "fused.7" or "map.tanh" and, when `shapes` is given, the shapes, for messages and
+ * profiles. */
 static void call_label(const wg_call *call, char *op, size_t op_size, char *shapes,
                        size_t shapes_size) {
-    if (call->fused) {
-        wg_fused_label(call->graph, call->fused, op, op_size, shapes, shapes_size);
-        return;
-    }
-    wg_op_label(call->data->op, call->data->ival[0], op, op_size);
-    if (shapes) node_shapes(call->graph, call->data, shapes, shapes_size);
+    if (call->fused)
+        snprintf(op, op_size, "fused.%d", call->fused->n_steps);
+    else
+        wg_op_label(call->data->op, call->data->ival[0], op, op_size);
+    if (shapes) node_shapes(call->graph, call->data, call->fused, shapes, shapes_size);
 }
 
 /* Fills what a call writes with NaN: its output, or a region's outputs in the arena
@@ -478,7 +481,7 @@ wg_status wg_plan_new(wg_session *session, int count, const wg_node *targets, wg
     if (status == WG_OK) status = check_support(session, &s);
     wg_device *device = session->device;
     if (status == WG_OK && device->backend->prepare_fused && wg_fusion_on())
-        status = wg_fuse(graph, s.order, s.count, targets, count, &s.fusion);
+        status = wg_fuse(graph, s.order, s.position, s.count, targets, count, &s.fusion);
     if (status == WG_OK) schedule_lifetimes(graph, count, targets, &s);
     if (status == WG_OK) status = plan_layout(plan, &s);
     if (status == WG_OK && s.fusion.n_regions > 0) {

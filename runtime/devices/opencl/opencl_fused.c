@@ -6,12 +6,12 @@
  * one program after the element-wise sources, through the on-disk cache; the kernel text
  * depends only on the region's structure (scalars are arguments), so regions alike
  * share a kernel and plans alike share a cached binary. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuse.h"
+#include "io/fileio.h"
 #include "opencl_internal.h"
 
 #define GROUP_FUSED 128
@@ -23,59 +23,29 @@ typedef struct fused_program {
     size_t *group;
 } fused_program;
 
-/* A growing string; `failed` once an allocation fails. */
-typedef struct text {
-    char *s;
-    size_t used, size;
-    int failed;
-} text;
-
-static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(text *t, const char *fmt, ...) {
-    for (int attempt = 0; attempt < 2 && !t->failed; attempt++) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s ? t->s + t->used : NULL, t->s ? t->size - t->used : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = 1;
-            return;
-        }
-        if (t->s && t->used + (size_t)n < t->size) {
-            t->used += (size_t)n;
-            return;
-        }
-        size_t size = (t->size ? t->size : 4096);
-        while (size <= t->used + (size_t)n) size *= 2;
-        char *grown = realloc(t->s, size);
-        if (!grown) {
-            t->failed = 1;
-            return;
-        }
-        t->s = grown;
-        t->size = size;
-    }
-}
-
 /* "(parameters) { body }" of a region's kernel, to follow "__kernel void name". */
-static void kernel_text(const wg_fused *r, text *t) {
-    put(t, "(int n");
-    for (int o = 0; o < r->n_outputs; o++) put(t, ", __global REAL *y%d, ulong y%do", o, o);
+static void kernel_text(const wg_fused *r, wg_buf *t) {
+    wg_buf_printf(t, "(int n");
+    for (int o = 0; o < r->n_outputs; o++)
+        wg_buf_printf(t, ", __global REAL *y%d, ulong y%do", o, o);
     for (int i = 0; i < r->n_inputs; i++) {
-        put(t, ", __global const REAL *x%d, ulong x%do", i, i);
-        if (r->input[i].read == WG_FUSED_STRIDED) put(t, ", int4 x%dd, int4 x%ds", i, i);
+        wg_buf_printf(t, ", __global const REAL *x%d, ulong x%do", i, i);
+        if (r->input[i].read == WG_FUSED_STRIDED) wg_buf_printf(t, ", int4 x%dd, int4 x%ds", i, i);
     }
     for (int k = 0; k < r->n_steps; k++)
         if (r->step[k].op == WG_OP_MAP)
-            for (int j = 0; j < wg_map_scalars(r->step[k].code); j++) put(t, ", REAL c%d_%d", k, j);
-    put(t, ") {\n    const int i = get_global_id(0);\n    if (i >= n) return;\n");
+            for (int j = 0; j < wg_map_scalars(r->step[k].code); j++)
+                wg_buf_printf(t, ", REAL c%d_%d", k, j);
+    wg_buf_printf(t, ") {\n    const int i = get_global_id(0);\n    if (i >= n) return;\n");
     for (int i = 0; i < r->n_inputs; i++) {
         switch (r->input[i].read) {
-        case WG_FUSED_CONTIGUOUS: put(t, "    const REAL v%d = x%d[x%do + i];\n", i, i, i); break;
-        case WG_FUSED_SCALAR: put(t, "    const REAL v%d = x%d[x%do];\n", i, i, i); break;
+        case WG_FUSED_CONTIGUOUS:
+            wg_buf_printf(t, "    const REAL v%d = x%d[x%do + i];\n", i, i, i);
+            break;
+        case WG_FUSED_SCALAR: wg_buf_printf(t, "    const REAL v%d = x%d[x%do];\n", i, i, i); break;
         case WG_FUSED_STRIDED:
-            put(t, "    const REAL v%d = x%d[x%do + wg_offset4(i, x%dd, x%ds)];\n", i, i, i, i, i);
+            wg_buf_printf(t, "    const REAL v%d = x%d[x%do + wg_offset4(i, x%dd, x%ds)];\n", i, i,
+                          i, i, i);
             break;
         }
     }
@@ -83,20 +53,20 @@ static void kernel_text(const wg_fused *r, text *t) {
         const wg_fused_step *s = &r->step[k];
         int slot = r->n_inputs + k;
         if (s->op == WG_OP_BINARY) {
-            put(t, "    const REAL v%d = wg_binary_%s(v%d, v%d);\n", slot, wg_binary_name(s->code),
-                s->arg[0], s->arg[1]);
+            wg_buf_printf(t, "    const REAL v%d = wg_binary_%s(v%d, v%d);\n", slot,
+                          wg_binary_name(s->code), s->arg[0], s->arg[1]);
             continue;
         }
         int scalars = wg_map_scalars(s->code);
         char p0[32] = "REAL_C(0.0)", p1[32] = "REAL_C(0.0)";
         if (scalars > 0) snprintf(p0, sizeof p0, "c%d_0", k);
         if (scalars > 1) snprintf(p1, sizeof p1, "c%d_1", k);
-        put(t, "    const REAL v%d = wg_map_%s(v%d, %s, %s);\n", slot, wg_map_name(s->code),
-            s->arg[0], p0, p1);
+        wg_buf_printf(t, "    const REAL v%d = wg_map_%s(v%d, %s, %s);\n", slot,
+                      wg_map_name(s->code), s->arg[0], p0, p1);
     }
     for (int o = 0; o < r->n_outputs; o++)
-        put(t, "    y%d[y%do + i] = v%d;\n", o, o, r->n_inputs + r->output[o].step);
-    put(t, "}\n");
+        wg_buf_printf(t, "    y%d[y%do + i] = v%d;\n", o, o, r->n_inputs + r->output[o].step);
+    wg_buf_printf(t, "}\n");
 }
 
 static void release_program(fused_program *p) {
@@ -116,37 +86,36 @@ wg_status wg_ocl_prepare_fused(wg_device *device, wg_dtype dtype, int count, wg_
         return wg_fail(WG_ERR_UNSUPPORTED, "%s has no double precision (cl_khr_fp64)", dev->name);
     fused_program *p = calloc(1, sizeof *p);
     char **bodies = calloc((size_t)count, sizeof *bodies);
-    text program = {0};
-    wg_status st = p && bodies ? wg_ocl_elementwise_source(&program.s) : WG_ERR_NOMEM;
-    if (st == WG_OK) {
-        program.used = strlen(program.s);
-        program.size = program.used + 1;
-    }
+    wg_buf program = {0};
+    char *prelude = NULL;
+    wg_status st = p && bodies ? wg_ocl_elementwise_source(&prelude) : WG_ERR_NOMEM;
+    if (st == WG_OK) wg_buf_puts(&program, prelude);
+    free(prelude);
     /* one kernel per distinct text */
     for (int r = 0; r < count && st == WG_OK; r++) {
-        text body = {0};
+        wg_buf body = {0};
         kernel_text(&regions[r], &body);
         if (body.failed) {
-            free(body.s);
+            wg_buf_free(&body);
             st = WG_ERR_NOMEM;
             break;
         }
         int same = 0;
-        while (same < p->n_kernels && strcmp(bodies[same], body.s) != 0) same++;
+        while (same < p->n_kernels && strcmp(bodies[same], body.data) != 0) same++;
         regions[r].prepared = p;
         regions[r].prepared_index = same;
         if (same < p->n_kernels) {
-            free(body.s);
+            wg_buf_free(&body);
             continue;
         }
-        bodies[p->n_kernels++] = body.s;
-        put(&program, "\n__kernel void wg_fused_%d%s", same, body.s);
+        bodies[p->n_kernels++] = body.data; /* owned by bodies now */
+        wg_buf_printf(&program, "\n__kernel void wg_fused_%d%s", same, body.data);
     }
     if (st == WG_OK && program.failed) st = WG_ERR_NOMEM;
     if (st == WG_ERR_NOMEM) st = wg_fail(WG_ERR_NOMEM, "opencl: out of memory generating kernels");
     char options[512];
     wg_ocl_build_options(dtype, options, sizeof options);
-    if (st == WG_OK) st = wg_ocl_build_cached(dev, program.s, options, &p->program);
+    if (st == WG_OK) st = wg_ocl_build_cached(dev, program.data, options, &p->program);
     if (st == WG_OK) {
         p->kernels = calloc((size_t)p->n_kernels, sizeof *p->kernels);
         p->group = calloc((size_t)p->n_kernels, sizeof *p->group);
@@ -165,7 +134,7 @@ wg_status wg_ocl_prepare_fused(wg_device *device, wg_dtype dtype, int count, wg_
     }
     for (int k = 0; bodies && k < count; k++) free(bodies[k]);
     free(bodies);
-    free(program.s);
+    wg_buf_free(&program);
     if (st != WG_OK) {
         release_program(p);
         for (int r = 0; r < count; r++) regions[r].prepared = NULL;
